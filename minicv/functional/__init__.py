@@ -1,0 +1,15 @@
+"""minicv.functional: every op, forward and backward side by side, one family per file.
+
+- arith.py        add, sub, mul, div, neg, pow, matmul, exp, log, sqrt, abs, clip, where
+- reduction.py    sum, mean, max, min
+- shape.py        reshape, transpose, permute, flatten, getitem, concatenate, stack, pad
+- activation.py   relu, leaky_relu, sigmoid, tanh, softmax, log_softmax, dropout
+- normalization.py batch_norm
+- loss.py         cross_entropy, binary_cross_entropy_with_logits, mse_loss, smooth_l1_loss
+"""
+from minicv.functional.arith import *          # noqa: F401,F403
+from minicv.functional.reduction import *      # noqa: F401,F403
+from minicv.functional.shape import *          # noqa: F401,F403
+from minicv.functional.activation import *     # noqa: F401,F403
+from minicv.functional.normalization import *  # noqa: F401,F403
+from minicv.functional.loss import *           # noqa: F401,F403
