@@ -80,6 +80,8 @@ def _as_array(data, dtype=None):
     and lists become float32 if they hold floats, int64 if integers, bool if booleans."""
     if isinstance(data, Tensor):
         data = data.data
+    if isinstance(data, np.generic):   # a NumPy scalar (from a 0-d result): keep its dtype
+        data = np.asarray(data)
     if backend.is_array(data):
         return data if dtype is None or data.dtype == dtype else data.astype(dtype)
     xp = backend.get_array_module()
@@ -148,6 +150,12 @@ class Tensor:
     device = property(lambda self: backend.device_of(self.data), doc='"cpu" or "gpu"')
     is_leaf = property(lambda self: self.grad_fn is None,
                        doc="True for tensors not produced by a recorded op")
+
+    def __bool__(self):
+        if self.size != 1:
+            raise ValueError(f"bool: the truth value of a tensor with {self.size} elements is "
+                             f"ambiguous (shape {self.shape}); reduce it first (.data.any())")
+        return bool(self.data.reshape(()).item())
 
     def __len__(self):
         if self.ndim == 0:
@@ -424,11 +432,8 @@ def _fit_gradient(gx, t: Tensor, fn: Function, i: int):
         try:
             gx = backend.sum_to(gx, t.shape)    # undo broadcasting
         except ValueError:
-            gx = None
-        if gx is None or tuple(gx.shape) != t.shape:
             raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape "
-                               f"{tuple(gx.shape) if gx is not None else '?'} for input {i} of "
-                               f"shape {t.shape}")
+                               f"{tuple(gx.shape)} for input {i} of shape {t.shape}") from None
     if gx.dtype != t.dtype:
         gx = gx.astype(t.dtype)
     return gx
@@ -452,6 +457,8 @@ def _run_backward(root: Tensor, grad, retain_graph: bool) -> None:
     for fn in order:
         gys = pending.pop(fn, None)
         if gys is None:                           # no gradient reached it (all None upstream)
+            if not retain_graph:
+                fn.saved, fn.inputs = None, None
             continue
         xp = backend.get_array_module(*[g for g in gys if g is not None])
         gys = [xp.zeros(shape, dtype) if g is None else g

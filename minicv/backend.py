@@ -172,6 +172,9 @@ def sum_to(g, shape):
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)                      # axes broadcasting put in front
+    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, g.shape[lead:])):
+        raise ValueError(f"sum_to: a gradient of shape {tuple(g.shape)} cannot come from "
+                         f"broadcasting shape {shape}")
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
     g = g.sum(axis=axes, keepdims=True)

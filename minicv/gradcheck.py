@@ -81,6 +81,13 @@ def numerical_grad(fn, arrays, index, cotangents, eps):
     return grad
 
 
+def _location(k: int, shape) -> str:
+    """Name entry k of the compared values: an element of the input, or a direction."""
+    if shape is None:
+        return f"random direction {k}"
+    return f"element {tuple(int(j) for j in np.unravel_index(k, shape))}"
+
+
 def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, *,
               wrt=None, max_full: int = 256, directions: int = 3, seed: int = 0,
               raise_exception: bool = True) -> GradcheckResult:
@@ -135,6 +142,11 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         wrt = [i for i, a in enumerate(arrays) if a is not None and _is_float(a.dtype)]
     if not wrt:
         raise ValueError("gradcheck: no floating-point input to check")
+    for i in wrt:
+        if arrays[i] is None or not _is_float(arrays[i].dtype):
+            kind = "None" if arrays[i] is None else f"dtype {arrays[i].dtype}"
+            raise TypeError(f"gradcheck: wrt names input {i}, which is {kind}; only "
+                            "floating-point inputs have gradients")
 
     # Analytic: one backward pass of L = <r, y> gives J^T r for every input.
     tensors = [None if a is None else Tensor(a.copy(), requires_grad=(i in wrt))
@@ -163,7 +175,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         if x.size <= max_full:
             n_grad = numerical_grad(fn, arrays, i, cotangents, eps)
             pairs = (a_grad.reshape(-1), n_grad.reshape(-1))
-            where = lambda k, shape=x.shape: f"element {np.unravel_index(int(k), shape)}"  # noqa: E731
+            full = True
         else:
             a_list, n_list = [], []
             for _ in range(directions):
@@ -177,7 +189,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
                 n_list.append((lp - ln) / (2 * eps))
                 a_list.append(float((a_grad * u).sum()))
             pairs = (np.array(a_list), np.array(n_list))
-            where = lambda k: f"random direction {int(k)}"  # noqa: E731
+            full = False
         a_vals, n_vals = (backend.to_cpu(p) for p in pairs)
         if a_vals.size == 0:
             continue
@@ -195,8 +207,9 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         if ratio_k > 1 and result.passed:
             result.passed = False
             result.message = (
-                f"gradcheck failed for input {i} (shape {tuple(x.shape)}) at {where(k)}: "
-                f"analytic {a_vals[k]!r} vs numeric {n_vals[k]!r} "
+                f"gradcheck failed for input {i} (shape {tuple(x.shape)}) at "
+                f"{_location(k, x.shape if full else None)}: "
+                f"analytic {float(a_vals[k]):.6g} vs numeric {float(n_vals[k]):.6g} "
                 f"(|diff| {diff[k]:.3g} > atol {atol:g} + rtol {rtol:g} * |numeric|)")
     if not result.passed and raise_exception:
         raise GradcheckError(result.message)

@@ -5,7 +5,7 @@
 - shape.py        reshape, transpose, permute, flatten, getitem, concatenate, stack, pad
 - activation.py   relu, leaky_relu, sigmoid, tanh, softmax, log_softmax, dropout
 - normalization.py batch_norm
-- loss.py         cross_entropy, binary_cross_entropy_with_logits, mse_loss, smooth_l1_loss
+- loss.py         cross_entropy, nll_loss, binary_cross_entropy_with_logits, mse_loss, smooth_l1_loss
 """
 from minicv.functional.arith import *          # noqa: F401,F403
 from minicv.functional.reduction import *      # noqa: F401,F403
@@ -13,3 +13,8 @@ from minicv.functional.shape import *          # noqa: F401,F403
 from minicv.functional.activation import *     # noqa: F401,F403
 from minicv.functional.normalization import *  # noqa: F401,F403
 from minicv.functional.loss import *           # noqa: F401,F403
+
+from minicv.functional import activation, arith, loss, normalization, reduction, shape  # noqa: E402
+
+__all__ = [name for module in (arith, reduction, shape, activation, normalization, loss)
+           for name in module.__all__]
