@@ -375,19 +375,29 @@ class Function:
 
 
 def _lift_inputs(inputs):
-    """Tensors stay; arrays become constant Tensors; Python numbers become constant Tensors of
-    the floating dtype of the other inputs (so ``x * 2`` keeps x float32, or float64)."""
-    like = next((x.data for x in inputs if isinstance(x, Tensor) and _is_float(x.dtype)),
-                None)
+    """Tensors stay; arrays become constant Tensors; Python numbers become constant Tensors on
+    the device of the other inputs, with the dtype of their floating input (so ``x * 2`` keeps
+    x float32, or float64). As in PyTorch, an integer tensor meeting a Python float becomes
+    float32 (``labels * 0.5``), not NumPy's float64."""
+    arrays = [x.data if isinstance(x, Tensor) else x for x in inputs
+              if isinstance(x, Tensor) or backend.is_array(x)]
+    like = next((a for a in arrays if _is_float(a.dtype)), None)
+    if like is None and any(isinstance(x, (float, np.floating)) for x in inputs):
+        inputs = [Tensor(_as_array(x).astype(np.float32))
+                  if (isinstance(x, Tensor) or backend.is_array(x)) and x.dtype.kind in "iub"
+                  else x for x in inputs]
+        like = next((x.data for x in inputs if isinstance(x, Tensor)), None)
+    home = like if like is not None else next(iter(arrays), None)   # numbers go where it lives
     lifted = []
     for x in inputs:
         if x is None or isinstance(x, Tensor):
             lifted.append(x)
         elif backend.is_array(x):
             lifted.append(Tensor(x))
-        elif isinstance(x, (bool, int, float, np.number)) and like is not None:
-            xp = backend.get_array_module(like)
-            lifted.append(Tensor(xp.asarray(x, dtype=like.dtype)))
+        elif isinstance(x, (bool, int, float, np.number)):
+            dtype = like.dtype if like is not None else _as_array(x).dtype
+            xp = backend.get_array_module(*([] if home is None else [home]))
+            lifted.append(Tensor(xp.asarray(x, dtype=dtype)))
         else:
             lifted.append(Tensor(x))
     return lifted

@@ -185,8 +185,9 @@ def scatter_add(target, indices, values):
     """Deterministically add ``values`` into ``target`` at flat positions ``indices``, in place.
 
     target : (M, ...) array, updated in place and returned.
-    indices : (K,) integer array of positions along target's first axis; repeats are summed.
-    values : (K, ...) array whose trailing shape matches target's.
+    indices : (...) integer array of positions along target's first axis, in [0, M); repeats
+        are summed.
+    values : indices.shape + target.shape[1:] array.
 
     This is the backward of a gather (``y = x[indices]`` gives ``gx = scatter_add(0, indices, gy)``).
     The result is the same bits on every run, on both backends: NumPy's ``add.at`` adds in index
@@ -195,7 +196,16 @@ def scatter_add(target, indices, values):
     a fixed order.
     """
     xp = get_array_module(target, indices, values, op="scatter_add")
+    expected = tuple(indices.shape) + tuple(target.shape[1:])
+    if tuple(values.shape) != expected:
+        raise ValueError(f"scatter_add: values have shape {tuple(values.shape)} but indices "
+                         f"{tuple(indices.shape)} into a target {tuple(target.shape)} need "
+                         f"{expected}")
     indices = indices.reshape(-1)
+    if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= target.shape[0]):
+        raise IndexError(f"scatter_add: indices must lie in [0, {target.shape[0]}) for a target "
+                         f"of shape {tuple(target.shape)}, got {int(indices.min())} to "
+                         f"{int(indices.max())}")
     values = values.reshape((indices.shape[0],) + target.shape[1:])
     if xp is np:
         np.add.at(target, indices, values)

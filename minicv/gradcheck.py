@@ -196,7 +196,8 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         diff = np.abs(a_vals - n_vals)
         ratio = diff / (atol + rtol * np.abs(n_vals))
         rel = diff / np.maximum(np.maximum(np.abs(a_vals), np.abs(n_vals)), atol)
-        result.max_rel_error = max(result.max_rel_error, float(rel.max()))
+        worst_rel = float(rel.max()) if np.all(np.isfinite(rel)) else np.inf   # NaN counts
+        result.max_rel_error = max(result.max_rel_error, worst_rel)
         if not np.all(np.isfinite(ratio)):
             k = int(np.argmax(~np.isfinite(ratio)))
             ratio_k = np.inf
@@ -209,7 +210,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             result.message = (
                 f"gradcheck failed for input {i} (shape {tuple(x.shape)}) at "
                 f"{_location(k, x.shape if full else None)}: "
-                f"analytic {float(a_vals[k]):.6g} vs numeric {float(n_vals[k]):.6g} "
+                f"analytic {float(a_vals[k]):.10g} vs numeric {float(n_vals[k]):.10g} "
                 f"(|diff| {diff[k]:.3g} > atol {atol:g} + rtol {rtol:g} * |numeric|)")
     if not result.passed and raise_exception:
         raise GradcheckError(result.message)

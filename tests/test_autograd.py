@@ -6,12 +6,12 @@ its own terms: construction rules, operators, gradient accumulation, broadcastin
 freeing, deep graphs, multi-output and optional-input Functions.
 """
 import sys
+import types
 
 import numpy as np
 import pytest
 
 import minicv
-import minicv.functional as F
 from minicv import Function, Tensor, backend, enable_grad, gradcheck, is_grad_enabled, no_grad
 from minicv.backend import BackendError
 
@@ -216,6 +216,33 @@ class FakeGpuArray:
     def get(self):
         return self.host
 
+    def __mul__(self, other):            # just enough arithmetic for a forward pass
+        return FakeGpuArray(self.host * _host(other))
+
+    def __rmul__(self, other):
+        return FakeGpuArray(_host(other) * self.host)
+
+
+def _host(a):
+    if isinstance(a, np.ndarray) or not backend.is_array(a):
+        return a
+    if isinstance(a, FakeGpuArray):
+        return a.host
+    raise TypeError(f"not a fake GPU array: {type(a)}")
+
+
+@pytest.fixture
+def fake_cupy(monkeypatch):
+    """A cupy module with one visible 'GPU' whose arrays are FakeGpuArray."""
+    module = types.ModuleType("cupy")
+    module.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))
+    module.asarray = lambda a, dtype=None: FakeGpuArray(np.asarray(_host(a), dtype=dtype))
+    monkeypatch.setitem(sys.modules, "cupy", module)
+    monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.setattr(backend, "_cupy_problem", None)
+    monkeypatch.setattr(backend, "_current", "numpy")
+    return module
+
 
 def test_to_cpu_is_identity():
     x = leaf([1.0])
@@ -247,6 +274,27 @@ def test_to_moves_data_and_gradient(monkeypatch):
     assert back.device == "cpu"
     np.testing.assert_array_equal(back.data, [1.0, 2.0])
     np.testing.assert_array_equal(back.grad, [3.0, 3.0])
+
+
+def test_to_gpu_through_the_backend(fake_cupy):
+    x = leaf([1.0, 2.0])
+    g = x.to("gpu")
+    assert g.device == "gpu" and isinstance(g.data, FakeGpuArray) and g.dtype == np.float32
+    assert g.to("gpu") is g
+    np.testing.assert_array_equal(g.to("cpu").data, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("data, number, dtype", [
+    ([1.0, 2.0], 2.0, np.float32), (np.array([1.0, 2.0]), 2, np.float64),
+    ([1, 2], 3, np.int64), ([True, False], 2, np.int64),
+])
+def test_python_numbers_join_the_device_of_the_other_inputs(fake_cupy, data, number, dtype):
+    # default backend numpy, tensor on the GPU: the number must be put on the GPU too, or the
+    # op refuses the mix of devices
+    x = Tensor(FakeGpuArray(Tensor(data).data))         # float32, float64, int64, bool
+    for y in (x * number, number * x):
+        assert y.device == "gpu" and y.dtype == dtype
+        np.testing.assert_array_equal(y.data.host, np.asarray(data) * number)
 
 
 def test_to_on_an_intermediate_gives_a_leaf(monkeypatch):
@@ -303,6 +351,29 @@ def test_matmul_both_ways():
     np.testing.assert_allclose(y.data, a @ w.data)
     z = Tensor(a) @ w.data.T[:, :3].T
     np.testing.assert_allclose(z.data, a @ w.data.T[:, :3].T)
+
+
+@pytest.mark.parametrize("op", [lambda t: t * 2.5, lambda t: 2.5 * t, lambda t: t + 0.5,
+                                lambda t: t / 2, lambda t: 1 / t])
+def test_integer_tensor_with_a_python_number_gives_float32(op):
+    # PyTorch: int64 tensor (op) Python float -> float32, the default float dtype, not float64
+    y = op(Tensor([1, 2, 4]))
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.data, op(np.array([1.0, 2.0, 4.0])))
+
+
+def test_integer_operators_stay_integer():
+    y = Tensor([1, 2]) * 3 + Tensor([1, 1])
+    assert y.dtype == np.int64 and not y.requires_grad
+    np.testing.assert_array_equal(y.data, [4, 7])
+
+
+def test_truth_value():
+    assert bool(Tensor([2.0])) and not bool(Tensor(0.0))
+    assert bool(leaf([1.0]) > 0.5)
+    with pytest.raises(ValueError, match=r"bool: the truth value of a tensor with 2 elements is "
+                                         r"ambiguous \(shape \(2,\)\)"):
+        bool(Tensor([1.0, 2.0]))
 
 
 def test_comparisons_give_bool_tensors_outside_the_graph():

@@ -7,6 +7,7 @@ and a tiny fake array class whose type lives in a module named ``cupy`` stands f
 in the device-mismatch tests (the backend recognises CuPy arrays by their type's module).
 """
 import os
+import re
 import subprocess
 import sys
 import types
@@ -320,6 +321,21 @@ def test_scatter_add_empty_and_out_of_range():
     np.testing.assert_array_equal(target, np.ones(3))
     with pytest.raises(IndexError):
         backend.scatter_add(np.zeros(3), np.array([3]), np.ones(1))
+
+
+@pytest.mark.parametrize("indices", [np.array([0, 3]), np.array([-1, 0])])
+def test_scatter_add_refuses_indices_outside_the_target(indices):
+    # a negative index would silently wrap on NumPy and mean nothing to the CuPy product
+    with pytest.raises(IndexError, match=r"scatter_add: .*\[0, 3\)"):
+        backend.scatter_add(np.zeros((3, 2)), indices, np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("values_shape", [(2, 3), (6,), (3, 2, 1)])
+def test_scatter_add_refuses_values_of_the_wrong_shape(values_shape):
+    # values must be indices.shape + target.shape[1:] = (3, 2): never silently reshaped
+    with pytest.raises(ValueError, match=r"scatter_add: values have shape "
+                                         + re.escape(str(values_shape))):
+        backend.scatter_add(np.zeros((4, 2)), np.array([0, 1, 2]), np.ones(values_shape))
 
 
 def test_scatter_add_refuses_mixed_devices():

@@ -54,6 +54,8 @@ class Mul(Function):
 
 class Div(Function):
     def forward(self, a, b):
+        if a.dtype.kind in "iub" and b.dtype.kind in "iub":   # true division of integers:
+            a, b = a.astype("float32"), b.astype("float32")   # float32, as PyTorch
         self.save(a=a, b=b)
         return a / b
 
