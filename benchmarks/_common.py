@@ -24,7 +24,7 @@ def torch_or_none():
     return torch
 
 
-def time_ms(fn, repeat: int = 5, warmup: int = 1) -> float:
+def time_ms(fn, repeat: int = 10, warmup: int = 2) -> float:
     """Median wall time of ``fn()`` in milliseconds."""
     for _ in range(warmup):
         fn()

@@ -4,7 +4,7 @@ is installed (same thread count).
 
     python benchmarks/core.py            # prints a Markdown table (see RESULTS.md)
 
-Columns: forward ms, forward+backward ms (median of 5 after a warm-up), peak extra NumPy memory
+Columns: forward ms, forward+backward ms (median of 10 after two warm-ups), peak extra NumPy memory
 during forward+backward, the PyTorch times and the ratio minicv / PyTorch for forward+backward.
 """
 from __future__ import annotations
