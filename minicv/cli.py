@@ -19,7 +19,7 @@ __all__ = ["main", "command"]
 _COMMANDS: dict = {}
 
 # Modules that register subcommands when imported (later issues append theirs).
-_SUBCOMMAND_MODULES = ["minicv.cli"]
+_SUBCOMMAND_MODULES = ["minicv.cli", "minicv.bench.cli"]
 
 
 def command(name: str, help: str, arguments=None):

@@ -1,0 +1,1 @@
+"""minicv.bench: benchmark suites runnable from the installed package (`minicv bench`)."""
