@@ -489,13 +489,38 @@ def read_npz(path) -> "OrderedDict[str, np.ndarray]":
 # ---------------------------------------------------------------------------------------------
 # Containers
 # ---------------------------------------------------------------------------------------------
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: numbered children, ``len``, iteration, indexing."""
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            names = list(self._modules)[index]
+            return self._from_slice(OrderedDict((n, self._modules[n]) for n in names))
+        modules = list(self._modules.values())
+        if not -len(modules) <= index < len(modules):
+            raise IndexError(f"{type(self).__name__}: index {index} is out of range for "
+                             f"{len(modules)} modules")
+        return modules[index]
+
+
+class Sequential(_ModuleSequence):
     """Modules called one after the other; children are named "0", "1", ...
 
         Sequential(Linear(2, 8), ReLU(), Linear(8, 1))
 
     An ordered dict of name -> module gives the children names instead. Supports ``len``,
-    iteration, ``seq[i]`` (negative too) and ``seq[a:b]`` (a new Sequential sharing the modules).
+    iteration, ``seq[i]`` (negative too) and ``seq[a:b]`` (a new Sequential sharing the modules
+    and keeping their names).
 
     Examples
     --------
@@ -517,66 +542,35 @@ class Sequential(Module):
             for name, module in modules[0].items():
                 self.add_module(name, module)
         else:
-            for i, module in enumerate(modules):
-                self.add_module(str(i), module)
+            for module in modules:
+                self.append(module)
+
+    @classmethod
+    def _from_slice(cls, named):          # a slice keeps the children's names
+        return cls(named)
 
     def forward(self, x):
         for module in self._modules.values():
             x = module(x)
         return x
 
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __getitem__(self, index):
-        modules = list(self._modules.values())
-        if isinstance(index, slice):
-            names = list(self._modules)[index]
-            return Sequential(OrderedDict((n, self._modules[n]) for n in names))
-        if not -len(modules) <= index < len(modules):
-            raise IndexError(f"Sequential: index {index} is out of range for {len(modules)} "
-                             "modules")
-        return modules[index]
-
-
-class ModuleList(Module):
-    """A list of modules whose parameters are registered ("0", "1", ...); it has no forward."""
+class ModuleList(_ModuleSequence):
+    """A list of modules whose parameters are registered ("0", "1", ...); it has no forward.
+    A slice is a new ModuleList, numbered again from "0"."""
 
     def __init__(self, modules=None):
         super().__init__()
-        for module in modules or ():
-            self.append(module)
+        self.extend(modules or ())
 
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
+    @classmethod
+    def _from_slice(cls, named):          # a slice is numbered again from "0"
+        return cls(named.values())
 
     def extend(self, modules):
         for module in modules:
             self.append(module)
         return self
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __getitem__(self, index):
-        modules = list(self._modules.values())
-        if isinstance(index, slice):
-            return ModuleList(modules[index])
-        if not -len(modules) <= index < len(modules):
-            raise IndexError(f"ModuleList: index {index} is out of range for {len(modules)} "
-                             "modules")
-        return modules[index]
 
 
 # ---------------------------------------------------------------------------------------------
