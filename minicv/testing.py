@@ -333,7 +333,8 @@ def pool_configs(draw, max_batch: int = 2, max_channels: int = 3, max_size: int 
     non-empty when the first window, E = D(K - 1) + 1 long, fits the padded input -- or, in ceil
     mode, overshoots it by less than a stride: E <= H + 2P + (S - 1 if ceil_mode else 0). The
     kernel is drawn first, then the padding at least (K - H - c) / 2 (possible because
-    P = K // 2 always suffices), then the dilation up to (H + 2P + c - 1) / (K - 1).
+    P = K // 2 always suffices), then the dilation up to (H + 2P + c - 1) / (K - 1); a dilation
+    that would leave some window with padding only is replaced by 1.
     """
     ceil_mode = draw(st.booleans()) if allow_ceil_mode else False
     n = draw(st.integers(0 if allow_empty_batch else 1, max_batch))
@@ -348,6 +349,12 @@ def pool_configs(draw, max_batch: int = 2, max_channels: int = 3, max_size: int 
         p = draw(st.integers(p_min, k // 2))
         d_max = max_dilation if k == 1 else min(max_dilation, (h + 2 * p + slack - 1) // (k - 1))
         d = draw(st.integers(1, max(1, d_max)))
+        # A dilated window can straddle the whole input and see only padding (H=1, K=2, P=1,
+        # D=2): such a window has no maximum. With D = 1 every window reaches the input.
+        o = pool_output_size(h, k, s, p, d, ceil_mode)
+        cells = np.arange(o)[:, None] * s - p + np.arange(k)[None, :] * d   # (OH, K)
+        if not ((cells >= 0) & (cells < h)).any(axis=1).all():
+            d = 1
         for values, v in zip((size, kernel, stride, padding, dilation),
                              (h, k, s, p, d)):
             values.append(v)

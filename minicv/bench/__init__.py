@@ -1,1 +1,258 @@
-"""minicv.bench: benchmark suites runnable from the installed package (`minicv bench`)."""
+"""minicv.bench: benchmark suites runnable from the installed package (``minicv bench``).
+
+A *suite* is a generator registered with :func:`suite`. Given a :class:`Context` -- the array
+module, the size asked for, and PyTorch when it is there to compare with -- it yields one
+:class:`Case` per table row: a minicv forward, optionally its PyTorch twin, and the FLOPs of one
+forward where counting them makes sense. :func:`run` times every case the same way (see
+:mod:`minicv.bench.timing`) and returns a :class:`Report`, printed as a Markdown table.
+
+    minicv bench layers                      # the issue's shapes, NumPy, PyTorch CPU if installed
+    minicv bench layers --size small         # tiny shapes: a smoke test in seconds
+    minicv bench core --backend cupy         # on the GPU, against PyTorch CUDA if available
+
+Adding a suite is one decorator in a module imported at the bottom of this file::
+
+    @suite("mine", "what it measures")
+    def mine(ctx):
+        x, x_torch = ctx.leaf(ctx.randn(8, 64, 56, 56))
+        yield Case("relu", ctx.shape(x), lambda: F.relu(x),
+                   ctx.torch and (lambda: ctx.torch.relu(x_torch)),
+                   leaves=[x], torch_leaves=[x_torch])
+
+The backward pass of every case starts from a fixed random upstream gradient of the output's
+shape (``y.backward(g)``; a one-element output starts from 1), the same one for PyTorch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+import minicv
+from minicv.autograd import Tensor, no_grad
+from minicv.backend import current as current_backend
+from minicv.backend import get_array_module
+from minicv.backend import use as use_backend
+from minicv.bench import timing
+
+__all__ = ["SUITES", "SIZES", "COLUMNS", "Suite", "Case", "Context", "Report", "suite", "run",
+           "measure"]
+
+SIZES = ("small", "large")
+
+COLUMNS = ("op", "shape", "fwd ms", "fwd+bwd ms", "fwd GFLOP/s", "fwd+bwd GFLOP/s", "peak MiB",
+           "torch fwd ms", "torch fwd+bwd ms", "ratio fwd", "ratio fwd+bwd")
+
+
+# ---------------------------------------------------------------------------------------------
+# Cases, suites and the registry
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Case:
+    """One row of a benchmark table.
+
+    op : str                     what is measured, e.g. "conv2d 3x3 s1 p1 -> 64"
+    shape : str                  the input shape, e.g. "(8, 64, 56, 56)"
+    forward : () -> Tensor       one minicv forward; its output is what backward starts from
+    torch_forward : () -> torch.Tensor, optional    the same computation in PyTorch
+    flops : float, optional      floating-point operations of one forward (fwd+bwd counts 3x:
+                                 for a convolution or a matrix product the input gradient and
+                                 the weight gradient each cost one forward)
+    leaves, torch_leaves         tensors whose ``.grad`` is cleared before each forward+backward,
+                                 so that gradients are assigned, not accumulated, as after
+                                 ``zero_grad()``
+    """
+    op: str
+    shape: str
+    forward: Callable[[], Tensor]
+    torch_forward: Callable[[], Any] | None = None
+    flops: float | None = None
+    leaves: Sequence = ()
+    torch_leaves: Sequence = ()
+
+
+@dataclass
+class Suite:
+    name: str
+    help: str
+    build: Callable[["Context"], Iterable[Case]]
+
+
+SUITES: dict[str, Suite] = {}
+
+
+def suite(name: str, help: str):
+    """Register ``build(ctx) -> iterable of Case`` as suite ``name`` (``minicv bench NAME``)."""
+    def decorate(build):
+        SUITES[name] = Suite(name, help, build)
+        return build
+    return decorate
+
+
+@dataclass
+class Context:
+    """What a suite builds its cases with.
+
+    xp : module             numpy or cupy (from minicv.backend): where minicv computes
+    size : str              "small" (tiny shapes, seconds) or "large" (the issues' shapes)
+    torch : module or None  PyTorch, when installed and asked for; None means no comparison
+    torch_device : str      "cpu" or "cuda"
+    rng : numpy Generator   for the host data both libraries start from
+    """
+    xp: Any
+    size: str
+    torch: Any = None
+    torch_device: str = "cpu"
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+
+    @property
+    def large(self) -> bool:
+        return self.size == "large"
+
+    def randn(self, *shape, scale: float = 1.0) -> np.ndarray:
+        """Standard normal host data (float32) times ``scale``."""
+        return (self.rng.standard_normal(shape) * scale).astype(np.float32)
+
+    def leaf(self, host: np.ndarray, requires_grad: bool = True):
+        """``(minicv Tensor, torch tensor or None)`` holding the same values, on their devices."""
+        t = Tensor(self.xp.asarray(host), requires_grad=requires_grad)
+        if self.torch is None:
+            return t, None
+        t_torch = self.torch.from_numpy(np.array(host)).to(self.torch_device)
+        return t, (t_torch.requires_grad_() if requires_grad else t_torch)
+
+    def shape(self, t) -> str:
+        return str(tuple(t.shape))
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring
+# ---------------------------------------------------------------------------------------------
+def _clear_grads(tensors) -> None:
+    for t in tensors:
+        if t is not None:
+            t.grad = None
+
+
+def measure(case: Case, ctx: Context, repeat: int = 10, warmup: int = 2) -> dict:
+    """Time one case (and its PyTorch twin when ``ctx.torch`` is set): one table row as a dict."""
+    with no_grad():
+        y = case.forward()
+    # the fixed upstream gradient dL/dy, the same values for both libraries
+    g_host = (None if y.size == 1 else
+              np.random.default_rng(1).standard_normal(y.shape).astype(y.dtype))
+    g = None if g_host is None else ctx.xp.asarray(g_host)
+    del y
+
+    def forward():
+        with no_grad():
+            case.forward()
+
+    def forward_backward():
+        _clear_grads(case.leaves)
+        case.forward().backward(g)
+
+    sync = timing.synchronizer(ctx.xp)
+    row = {"op": case.op, "shape": case.shape,
+           "fwd ms": timing.time_ms(forward, repeat, warmup, sync),
+           "fwd+bwd ms": timing.time_ms(forward_backward, repeat, warmup, sync),
+           "peak MiB": timing.peak_mib(forward_backward, ctx.xp, sync)}
+    if case.flops:
+        row["fwd GFLOP/s"] = case.flops / row["fwd ms"] / 1e6
+        row["fwd+bwd GFLOP/s"] = 3 * case.flops / row["fwd+bwd ms"] / 1e6
+
+    torch = ctx.torch
+    if torch is None or case.torch_forward is None:
+        return row
+    g_torch = None if g_host is None else torch.from_numpy(g_host).to(ctx.torch_device)
+
+    def torch_forward():
+        with torch.no_grad():
+            case.torch_forward()
+
+    def torch_forward_backward():
+        _clear_grads(case.torch_leaves)
+        case.torch_forward().backward(g_torch)
+
+    torch_sync = timing.torch_synchronizer(torch, ctx.torch_device)
+    row["torch fwd ms"] = timing.time_ms(torch_forward, repeat, warmup, torch_sync)
+    row["torch fwd+bwd ms"] = timing.time_ms(torch_forward_backward, repeat, warmup, torch_sync)
+    row["ratio fwd"] = row["fwd ms"] / row["torch fwd ms"]
+    row["ratio fwd+bwd"] = row["fwd+bwd ms"] / row["torch fwd+bwd ms"]
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a suite
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Report:
+    """The result of :func:`run`: a header line and one dict per row (keys from COLUMNS)."""
+    header: str
+    rows: list
+    columns: Sequence[str] = COLUMNS
+
+    def markdown(self) -> str:
+        return self.header + "\n\n" + timing.format_table(self.rows, self.columns)
+
+
+def _torch_for(xp, compare_torch: bool):
+    """(torch or None, device, a few words for the header)."""
+    if not compare_torch:
+        return None, "cpu", "PyTorch comparison off"
+    torch = timing.find_torch()
+    if torch is None:
+        return None, "cpu", "PyTorch not installed (no comparison)"
+    if xp is np:
+        return torch, "cpu", (f"PyTorch {torch.__version__} on cpu, "
+                              f"{torch.get_num_threads()} threads")
+    if not torch.cuda.is_available():
+        return None, "cpu", f"PyTorch {torch.__version__} has no CUDA here (no comparison)"
+    return torch, "cuda", f"PyTorch {torch.__version__} on {torch.cuda.get_device_name()}"
+
+
+def run(name: str, backend: str = "numpy", size: str = "large", repeat: int = 10,
+        warmup: int = 2, compare_torch: bool = True, progress=None) -> Report:
+    """Run benchmark suite ``name`` and return its :class:`Report`.
+
+    Parameters
+    ----------
+    name : str               a key of SUITES ("core", "layers", ...)
+    backend : str            "numpy" or "cupy" (the default backend while the suite runs)
+    size : str               "small" (tiny shapes) or "large" (the issues' shapes)
+    repeat, warmup : int     timed calls (the median is reported) and untimed calls before them
+    compare_torch : bool     time PyTorch too when it is installed (CUDA when backend is cupy)
+    progress : callable, optional    called with each case's op name before it is measured
+
+    Raises ValueError for an unknown suite or size or a repeat below 1, and
+    minicv.backend.BackendError when "cupy" is asked for and cannot be used.
+    """
+    if name not in SUITES:
+        raise ValueError(f"bench: unknown suite {name!r}; known: {', '.join(sorted(SUITES))}")
+    if size not in SIZES:
+        raise ValueError(f"bench: size must be one of {SIZES}, got {size!r}")
+    if repeat < 1 or warmup < 0:
+        raise ValueError(f"bench: repeat must be at least 1 and warmup at least 0, got "
+                         f"repeat={repeat}, warmup={warmup}")
+    previous = current_backend()
+    use_backend(backend)   # arrays and parameters made from nothing land on this backend
+    try:
+        xp = get_array_module()
+        torch, torch_device, torch_words = _torch_for(xp, compare_torch)
+        ctx = Context(xp=xp, size=size, torch=torch, torch_device=torch_device)
+        header = (f"minicv {minicv.__version__} bench {name} (size {size}, median of {repeat} "
+                  f"after {warmup} warm-ups) | backend {backend}, {timing.threads()} threads, "
+                  f"{timing.describe_device(xp)} | {torch_words}")
+        rows = []
+        for case in SUITES[name].build(ctx):
+            if progress is not None:
+                progress(case.op)
+            rows.append(measure(case, ctx, repeat, warmup))
+    finally:
+        use_backend(previous)
+    return Report(header, rows)
+
+
+# Each module registers its suite when imported (issue 4 adds roi).
+from minicv.bench import core, layers  # noqa: E402,F401

@@ -30,7 +30,7 @@ from minicv.autograd import Tensor
 
 __all__ = ["manual_seed", "calculate_gain", "calculate_fan_in_and_fan_out", "uniform_",
            "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_", "xavier_normal_",
-           "kaiming_uniform_", "kaiming_normal_"]
+           "kaiming_uniform_", "kaiming_normal_", "bilinear_"]
 
 _default_rng = np.random.default_rng()
 
@@ -173,3 +173,90 @@ def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
     """N(0, std^2) with std = gain / sqrt(fan) (He et al. 2015)."""
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode, "kaiming_normal_"))
     return normal_(tensor, 0.0, std, rng)
+
+
+def _bilinear_kernel_1d(size: int) -> np.ndarray:
+    """The 1-D bilinear upsampling kernel of length ``size``: a triangle 1 - |i - center| / f."""
+    factor = (size + 1) // 2
+    center = factor - 1 if size % 2 == 1 else factor - 0.5
+    return 1 - np.abs(np.arange(size) - center) / factor
+
+
+def bilinear_(tensor, groups: int | None = None):
+    """Fill a ConvTranspose2d weight with bilinear upsampling (FCN, Long et al. 2015, Sec. 3.3).
+
+    Each channel is upsampled on its own: the weight's (c, c) kernels hold the bilinear filter
+    and every other kernel is zero. FCN initialises its learnable upsampling layers this way
+    (the ``get_upsampling_weight`` of its Caffe and PyTorch ports).
+
+    Parameters
+    ----------
+    tensor : (C_in, C_out / groups, KH, KW) Tensor or array
+        Either (C, C, KH, KW) -- a full ConvTranspose2d(C, C) gets the filter on its diagonal --
+        or (C, 1, KH, KW) -- a depthwise ConvTranspose2d(C, C, groups=C) gets it for every
+        channel.
+    groups : int, optional
+        The layer's groups, 1 or C, to say which of the two layouts is meant. By default a
+        (C, C, ...) weight is read as groups=1 and a (C, 1, ...) weight as depthwise.
+
+    Returns
+    -------
+    tensor, filled in place.
+
+    Raises
+    ------
+    ValueError
+        A weight that is not 4-D, or whose shape is neither of the two layouts (bilinear
+        upsampling maps each channel to itself, so it needs C_out == C_in).
+
+    Notes
+    -----
+    The filter along an axis of kernel size K is the triangle
+
+        f = (K + 1) // 2,  center = f - 1 (K odd) or f - 0.5 (K even),
+        filt[i] = 1 - |i - center| / f,
+
+    and the 2-D kernel is the outer product of the KH and KW triangles. A ConvTranspose2d with
+    kernel_size = 2f - f % 2, stride = f and padding = f // 2 then computes exactly
+    ``F.interpolate(x, scale_factor=f, mode="bilinear", align_corners=False)`` everywhere but
+    in the f // 2 outermost rows and columns: each output pixel receives the two nearest input
+    pixels along each axis with the weights 1 - |distance| / f. On those border rows the
+    transposed convolution reads zeros where interpolate repeats the edge pixel, so the border
+    comes out darker (FCN crops it away).
+    FCN starts its intermediate 2x upsampling layers from this filter and learns them, and
+    keeps the final upsampling fixed to it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = bilinear_(np.zeros((2, 2, 4, 4)))        # ConvTranspose2d(2, 2, 4, stride=2, padding=1)
+    >>> w[0, 0]
+    array([[0.0625, 0.1875, 0.1875, 0.0625],
+           [0.1875, 0.5625, 0.5625, 0.1875],
+           [0.1875, 0.5625, 0.5625, 0.1875],
+           [0.0625, 0.1875, 0.1875, 0.0625]])
+    >>> float(abs(w[0, 1]).max())                    # channel 0 feeds only channel 0
+    0.0
+    """
+    shape = _shape(tensor)
+    if len(shape) != 4:
+        raise ValueError(f"bilinear_: needs a 4-D ConvTranspose2d weight (C_in, C_out / groups, "
+                         f"KH, KW), got shape {shape}")
+    c_in, c_per_group, kh, kw = shape
+    if groups is None:
+        groups = c_in if c_per_group == 1 else 1
+    depthwise = groups == c_in and c_per_group == 1
+    diagonal = groups == 1 and c_per_group == c_in
+    if not (depthwise or diagonal):
+        raise ValueError(f"bilinear_: a weight of shape {shape} with groups={groups} is not a "
+                         f"channel-wise upsampling; bilinear upsampling maps each channel to "
+                         f"itself, so it needs ({c_in}, {c_in}, KH, KW) with groups=1 or "
+                         f"({c_in}, 1, KH, KW) with groups={c_in}")
+    kernel = np.outer(_bilinear_kernel_1d(kh), _bilinear_kernel_1d(kw))     # (KH, KW)
+    values = np.zeros(shape, dtype=np.float64)
+    if depthwise:
+        values[:, 0] = kernel                       # every channel's own (1, KH, KW) filter
+    else:
+        channels = np.arange(c_in)
+        values[channels, channels] = kernel         # the (c, c) kernels; zeros elsewhere
+    return _fill(tensor, values)
