@@ -479,12 +479,16 @@ def _run_backward(root: Tensor, grad, retain_graph: bool) -> None:
         if len(gxs) != len(fn.inputs):
             raise RuntimeError(f"{type(fn).__name__}.backward returned {len(gxs)} gradients "
                                f"for {len(fn.inputs)} inputs")
+        shared = {id(g) for g in gys}             # arrays a leaf must not keep as its own
         for i, (t, gx) in enumerate(zip(fn.inputs, gxs)):
             if t is None or gx is None or not t.requires_grad:
                 continue
             gx = _fit_gradient(gx, t, fn, i)
             if t.grad_fn is None:                 # a leaf: store the gradient
-                t.grad = _accumulate(t.grad, gx.copy() if t.grad is None else gx)
+                if t.grad is None and (gx.base is not None or id(gx) in shared):
+                    gx = gx.copy()                # a view or a passed-on array: own a copy
+                t.grad = _accumulate(t.grad, gx)  # (optimisers may update .grad in place)
+                shared.add(id(gx))
             else:                                 # an intermediate: pass it on
                 slots = pending.setdefault(t.grad_fn, [None] * len(t.grad_fn.outputs_meta))
                 slots[t._output_index] = _accumulate(slots[t._output_index], gx)

@@ -746,3 +746,17 @@ def test_user_function_float32_stays_float32():
     total(y).backward()
     np.testing.assert_allclose(x.grad, 1 / (1 + np.exp(-np.array([[-1.0, 0.0, 2.0]]))),
                                rtol=1e-6)
+
+
+def test_leaf_gradients_never_share_memory():
+    # Add hands the same gy to both inputs, and Reshape hands back a view: each leaf must still
+    # own its gradient, since optimisers and clip_grad_norm_ update .grad in place.
+    a = Tensor(np.ones((2, 3)), requires_grad=True)
+    b = Tensor(np.ones((2, 3)), requires_grad=True)
+    c = Tensor(np.ones(6), requires_grad=True)
+    y = a + b + c.reshape(2, 3)
+    y.backward(np.full((2, 3), 2.0))
+    a.grad *= 10
+    np.testing.assert_array_equal(b.grad, np.full((2, 3), 2.0))
+    np.testing.assert_array_equal(c.grad, np.full(6, 2.0))
+    assert c.grad.base is None and not np.shares_memory(a.grad, b.grad)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from reference_conv import conv2d_ref, conv_transpose2d_ref
+from reference import conv2d_ref, conv_transpose2d_ref
 
 import minicv.functional as F
 from minicv import backend, nn

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from reference_pooling import (avg_pool2d_ref, max_pool2d_ref, max_unpool2d_ref,
+from reference import (avg_pool2d_ref, max_pool2d_ref, max_unpool2d_ref,
                                pool_output_size_ref)
 
 import minicv.functional as F

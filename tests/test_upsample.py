@@ -23,7 +23,7 @@ from minicv.autograd import Tensor
 from minicv.functional import upsample
 from minicv.gradcheck import GradcheckError, gradcheck
 from minicv.nn import init
-from reference_upsample import (interpolate_bilinear_ref, interpolate_nearest_ref,
+from reference import (interpolate_bilinear_ref, interpolate_nearest_ref,
                                 nearest_source_index)
 
 _FACTORS = [0.3, 0.5, 0.7, 1.0, 1.2, 1.5, 2.0, 2.05, 2.5, 3.0, 1 / 3]

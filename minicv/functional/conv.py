@@ -628,9 +628,11 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     Notes
     -----
     <conv2d(z, weight), x> = <z, conv_transpose2d(x, weight)> for every z of the output's
-    shape. With stride S and kernel K = 2S (say 4 and 2) neighbouring copies overlap unevenly
-    unless the kernel is smooth, which shows as checkerboard artefacts; FCN initialises its
-    upsampling layers with a bilinear kernel for that reason.
+    shape. With stride S each output phase (o mod S) is painted by its own subset of the kernel
+    taps: a random kernel gives the phases different sums, which shows as a checkerboard, and a
+    kernel size not divisible by S adds uneven overlap on top (Odena et al. 2016). FCN
+    initialises its upsampling layers with a bilinear kernel (``nn.init.bilinear_``), whose
+    phase sums are equal.
 
     References
     ----------
