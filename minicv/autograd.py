@@ -454,16 +454,26 @@ def _accumulate(current, g):
     return g if current is None else current + g
 
 
+def _own(g, shared: set):
+    """``g`` itself, or a copy if it is a view or an array that is also held elsewhere: a
+    tensor's ``.grad`` must own its memory, since optimisers update it in place."""
+    if g.base is not None or id(g) in shared:
+        g = g.copy()
+    shared.add(id(g))
+    return g
+
+
 def _run_backward(root: Tensor, grad, retain_graph: bool) -> None:
     if root.grad_fn is None:                      # a leaf: dL/dL = grad
         root.grad = _accumulate(root.grad, grad.copy())
         return
+    shared = {id(grad)}                           # arrays a .grad must not keep as its own
     order = _topological_order(root.grad_fn)
     # pending[fn][k] = dL/d(output k of fn), summed over every consumer seen so far
     pending = {root.grad_fn: [None] * len(root.grad_fn.outputs_meta)}
     pending[root.grad_fn][root._output_index] = grad
     if root._retains_grad:
-        root.grad = _accumulate(root.grad, grad)
+        root.grad = _accumulate(root.grad, grad.copy())
     for fn in order:
         gys = pending.pop(fn, None)
         if gys is None:                           # no gradient reached it (all None upstream)
@@ -471,29 +481,26 @@ def _run_backward(root: Tensor, grad, retain_graph: bool) -> None:
                 fn.saved, fn.inputs = None, None
             continue
         xp = backend.get_array_module(*[g for g in gys if g is not None])
-        gys = [xp.zeros(shape, dtype) if g is None else g
-               for g, (shape, dtype) in zip(gys, fn.outputs_meta)]
+        gys = [xp.zeros(shape, dtype) if g is None and _is_float(dtype) else g
+               for g, (shape, dtype) in zip(gys, fn.outputs_meta)]   # integer outputs: None
+        shared.update(id(g) for g in gys)
         gxs = fn.backward(*gys)
         if not isinstance(gxs, tuple):
             gxs = (gxs,)
         if len(gxs) != len(fn.inputs):
             raise RuntimeError(f"{type(fn).__name__}.backward returned {len(gxs)} gradients "
                                f"for {len(fn.inputs)} inputs")
-        shared = {id(g) for g in gys}             # arrays a leaf must not keep as its own
         for i, (t, gx) in enumerate(zip(fn.inputs, gxs)):
             if t is None or gx is None or not t.requires_grad:
                 continue
             gx = _fit_gradient(gx, t, fn, i)
             if t.grad_fn is None:                 # a leaf: store the gradient
-                if t.grad is None and (gx.base is not None or id(gx) in shared):
-                    gx = gx.copy()                # a view or a passed-on array: own a copy
-                t.grad = _accumulate(t.grad, gx)  # (optimisers may update .grad in place)
-                shared.add(id(gx))
+                t.grad = _own(gx, shared) if t.grad is None else t.grad + gx
             else:                                 # an intermediate: pass it on
                 slots = pending.setdefault(t.grad_fn, [None] * len(t.grad_fn.outputs_meta))
                 slots[t._output_index] = _accumulate(slots[t._output_index], gx)
                 if t._retains_grad:
-                    t.grad = _accumulate(t.grad, gx)
+                    t.grad = _own(gx, shared) if t.grad is None else t.grad + gx
         if not retain_graph:                      # free the saved arrays and the links
             fn.saved, fn.inputs = None, None
 

@@ -162,13 +162,18 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     cotangents = [xp.asarray(rng.standard_normal(o.shape)) for o in outs]
     live = [(o, r) for o, r in zip(outs, cotangents) if o.requires_grad]
     for k, (o, r) in enumerate(live):      # leaves accumulate sum_k J_k^T r_k
-        o.backward(r, retain_graph=k < len(live) - 1)
+        gy = r.copy()                      # backward gets its own copy of the cotangent...
+        o.backward(gy, retain_graph=k < len(live) - 1)
+        if not bool((gy == r).all()):      # ...and must not write into it
+            raise GradcheckError("gradcheck: a backward modified its incoming gradient gy in "
+                                 "place; backward must treat gy as read-only")
     analytic = {}
     for i in wrt:
         g = tensors[i].grad
         analytic[i] = xp.zeros(arrays[i].shape) if g is None else g
 
     result = GradcheckResult(passed=True, checked=list(wrt))
+    compared = False
     for i in wrt:
         x = arrays[i]
         a_grad = analytic[i]
@@ -193,6 +198,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         a_vals, n_vals = (backend.to_cpu(p) for p in pairs)
         if a_vals.size == 0:
             continue
+        compared = True
         diff = np.abs(a_vals - n_vals)
         ratio = diff / (atol + rtol * np.abs(n_vals))
         rel = diff / np.maximum(np.maximum(np.abs(a_vals), np.abs(n_vals)), atol)
@@ -212,6 +218,9 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
                 f"{_location(k, x.shape if full else None)}: "
                 f"analytic {float(a_vals[k]):.10g} vs numeric {float(n_vals[k]):.10g} "
                 f"(|diff| {diff[k]:.3g} > atol {atol:g} + rtol {rtol:g} * |numeric|)")
+    if not compared:
+        raise ValueError("gradcheck: every checked input is empty, so nothing was compared; "
+                         "check shapes with at least one element")
     if not result.passed and raise_exception:
         raise GradcheckError(result.message)
     return result

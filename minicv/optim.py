@@ -443,7 +443,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     max_norm : float
     norm_type : float or inf
     error_if_nonfinite : bool
-        Raise ValueError when the total norm is NaN or inf instead of scaling by NaN.
+        Raise ValueError when the total norm is NaN or inf, instead of scaling every gradient
+        by NaN (a NaN norm) or by 0 (an infinite one).
 
     Returns
     -------
@@ -478,7 +479,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         raise ValueError(f"clip_grad_norm_: the total {norm_type}-norm of the gradients is "
                          f"{total}")
     coef = max_norm / (total + 1e-6)
-    if coef < 1:
+    if not coef >= 1:              # a NaN norm scales every gradient by NaN, as in PyTorch
         for g in grads:
             g *= g.dtype.type(coef)
     return total

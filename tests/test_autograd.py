@@ -760,3 +760,17 @@ def test_leaf_gradients_never_share_memory():
     np.testing.assert_array_equal(b.grad, np.full((2, 3), 2.0))
     np.testing.assert_array_equal(c.grad, np.full(6, 2.0))
     assert c.grad.base is None and not np.shares_memory(a.grad, b.grad)
+
+
+def test_integer_tensors_meeting_float32_tensors_stay_float32():
+    # PyTorch's promotion: int64 labels * float32 scores is float32 (NumPy alone gives float64)
+    import minicv.functional as F
+    x = Tensor(np.ones(3, np.float32), requires_grad=True)
+    labels = Tensor(np.arange(3))
+    mask = np.array([True, False, True])
+    for y in (labels * x, x / (labels + 1), labels + x, x - np.arange(3), x ** Tensor([1, 2, 3]),
+              F.where(mask, x, np.arange(3)), F.concatenate([x, np.arange(2)]),
+              F.stack([x, np.arange(3)]), mask * x):
+        assert y.dtype == np.float32
+    (labels * x).sum().backward()
+    assert x.grad.dtype == np.float32

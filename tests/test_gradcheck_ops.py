@@ -28,3 +28,22 @@ _NOT_OPS = {"cat"}
 def test_every_public_op_has_a_gradcheck_case():
     missing = sorted(set(F.__all__) - set(checks.CASES) - _NOT_OPS)
     assert not missing, f"ops without a registered gradcheck case: {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(checks.CASES))
+def test_every_case_fails_when_the_gradients_are_wrong(name, monkeypatch):
+    """No registered check is vacuous: with every backward's result scaled by 1.5 (patched into
+    the engine, so it reaches every op), each op's check must fail on some drawn example."""
+    from hypothesis import Phase, settings
+    from minicv import GradcheckError, autograd
+
+    fit = autograd._fit_gradient
+    monkeypatch.setattr(autograd, "_fit_gradient", lambda gx, *args: fit(gx, *args) * 1.5)
+
+    @settings(max_examples=20, phases=[Phase.generate], database=None)
+    @given(checks.strategy(name))
+    def check(case):
+        checks.run_case(case)
+
+    with pytest.raises(GradcheckError, match="gradcheck failed for input"):
+        check()

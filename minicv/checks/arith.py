@@ -57,9 +57,12 @@ def _pow(draw):
 @register("matmul")
 def _matmul(draw):
     m, k, n = (draw(st.integers(1, 4)) for _ in range(3))
-    kind = draw(st.sampled_from(["2d", "batched", "vector-left", "vector-right", "broadcast"]))
+    kind = draw(st.sampled_from(["2d", "batched", "vector-left", "vector-right", "broadcast",
+                                 "dot", "vector-matrix"]))
     a_shape, b_shape = {
         "2d": ((m, k), (k, n)),
+        "dot": ((k,), (k,)),
+        "vector-matrix": ((k,), (k, n)),
         "batched": ((2, m, k), (2, k, n)),
         "vector-left": ((k,), (2, k, n)),
         "vector-right": ((m, k), (k,)),

@@ -21,7 +21,7 @@ def _inputs(draw, config):
 
 @register("conv2d")
 def _conv2d(draw):
-    config = draw(conv_configs(allow_empty_batch=True))
+    config = draw(conv_configs())
     options = dict(stride=config["stride"], padding=config["padding"],
                    dilation=config["dilation"], groups=config["groups"])
     if config["stride"] == (1, 1) and draw(st.integers(0, 4)) == 0:
@@ -31,7 +31,7 @@ def _conv2d(draw):
 
 @register("conv_transpose2d")
 def _conv_transpose2d(draw):
-    config = draw(conv_configs(allow_empty_batch=True, transpose=True))
+    config = draw(conv_configs(transpose=True))
     options = dict(stride=config["stride"], padding=config["padding"],
                    output_padding=config["output_padding"], dilation=config["dilation"],
                    groups=config["groups"])

@@ -21,8 +21,21 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sq
            "clip", "where"]
 
 
+def promote(*arrays):
+    """Integer and boolean arrays meeting a float array take the float dtype, as in PyTorch
+    (int64 labels * float32 scores is float32) -- NumPy alone would give float64."""
+    floats = [a.dtype for a in arrays if a is not None and a.dtype.kind == "f"]
+    if not floats:
+        return arrays
+    dtype = floats[0] if len(set(floats)) == 1 else backend.get_array_module(
+        *arrays).result_type(*floats)
+    return tuple(a.astype(dtype) if a is not None and a.dtype.kind in "iub" else a
+                 for a in arrays)
+
+
 class Add(Function):
     def forward(self, a, b):
+        a, b = promote(a, b)
         return a + b
 
     def backward(self, gy):
@@ -32,6 +45,7 @@ class Add(Function):
 
 class Sub(Function):
     def forward(self, a, b):
+        a, b = promote(a, b)
         return a - b
 
     def backward(self, gy):
@@ -41,6 +55,7 @@ class Sub(Function):
 
 class Mul(Function):
     def forward(self, a, b):
+        a, b = promote(a, b)
         self.save(a=a, b=b)
         return a * b
 
@@ -56,6 +71,7 @@ class Div(Function):
     def forward(self, a, b):
         if a.dtype.kind in "iub" and b.dtype.kind in "iub":   # true division of integers:
             a, b = a.astype("float32"), b.astype("float32")   # float32, as PyTorch
+        a, b = promote(a, b)
         self.save(a=a, b=b)
         return a / b
 
@@ -79,6 +95,7 @@ class Pow(Function):
     """y = a ** b for a tensor base and a tensor (or number) exponent."""
 
     def forward(self, a, b):
+        a, b = promote(a, b)
         y = a ** b
         self.save(a=a, b=b, y=y)
         return y
@@ -110,10 +127,10 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a                   # (..., M, K)
         b2 = b[:, None] if b.ndim == 1 else b                   # (..., K, N)
         gy2 = gy
-        if a.ndim == 1:
-            gy2 = xp.expand_dims(gy2, -2)
         if b.ndim == 1:
-            gy2 = xp.expand_dims(gy2, -1)                       # (..., M, N)
+            gy2 = gy2[..., None]                                # (..., M, 1)
+        if a.ndim == 1:
+            gy2 = gy2[..., None, :]                             # (..., 1, N)
         ga = gb = None
         if self.needs_input_grad[0]:
             ga = gy2 @ xp.swapaxes(b2, -1, -2)                   # (..., M, K)
@@ -184,6 +201,7 @@ class Clip(Function):
 
 class Where(Function):
     def forward(self, condition, a, b):
+        a, b = promote(a, b)
         self.save(condition=condition)
         return backend.get_array_module(a, b).where(condition, a, b)
 

@@ -270,6 +270,8 @@ def _check_pair(op, x, target, float_target=False):
     if float_target and not _is_float(target.dtype):
         raise TypeError(f"{op}: target must be floating-point (probabilities), got dtype "
                         f"{target.dtype}")
+    if _is_float(x.dtype) and not _is_float(target.dtype):    # integer targets take x's dtype
+        target = Tensor(target.data.astype(x.dtype))            # (PyTorch's promotion)
     return x, target
 
 

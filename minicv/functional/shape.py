@@ -25,6 +25,7 @@ import numpy as np
 
 from minicv import backend
 from minicv.autograd import Function, Tensor
+from minicv.functional.arith import promote
 
 __all__ = ["reshape", "transpose", "permute", "flatten", "getitem", "concatenate", "cat",
            "stack", "pad"]
@@ -390,6 +391,7 @@ def _sequence_shapes(op: str, tensors) -> list:
 
 class Concatenate(Function):
     def forward(self, *xs, axis):
+        xs = promote(*xs)
         self.save(axis=axis, sizes=[x.shape[axis] for x in xs])
         return backend.get_array_module(*xs).concatenate(xs, axis=axis)
 
@@ -404,6 +406,7 @@ class Concatenate(Function):
 
 class Stack(Function):
     def forward(self, *xs, axis):
+        xs = promote(*xs)
         self.save(axis=axis)
         return backend.get_array_module(*xs).stack(xs, axis=axis)
 
