@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from minicv import backend
@@ -94,7 +95,7 @@ def check_op(name: str, max_examples: int = 25, backend_name: str = "numpy",
         report.worst_rel_error = max(report.worst_rel_error, result.max_rel_error)
 
     if seed is not None:
-        run = __import__("hypothesis").seed(seed)(run)
+        run = hypothesis_seed(seed)(run)
     try:
         run()
     except GradcheckError as exc:
@@ -106,4 +107,4 @@ def check_op(name: str, max_examples: int = 25, backend_name: str = "numpy",
 
 # The cases, one file per family of ops (later families add their own files here).
 from minicv.checks import (activation, arith, conv, loss, normalization, pooling,  # noqa: E402,F401
-                           reduction, shape, upsample)
+                           reduction, roi, shape, upsample)

@@ -381,7 +381,7 @@ class Conv2d(Function):
 
     def forward(self, x, weight, bias, stride, padding, dilation, groups, out_size):
         self.save(x=x, weight=weight)
-        self.params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        self.save(params=dict(stride=stride, padding=padding, dilation=dilation, groups=groups))
         return _conv2d_forward(x, weight, bias, stride, padding, dilation, groups, out_size)
 
     def backward(self, gy):
@@ -392,9 +392,9 @@ class Conv2d(Function):
         x, weight = self.saved.x, self.saved.weight
         gx = gw = gb = None
         if self.needs_input_grad[0]:
-            gx = _conv2d_backward_data(gy, weight, x.shape, **self.params)
+            gx = _conv2d_backward_data(gy, weight, x.shape, **self.saved.params)
         if self.needs_input_grad[1]:
-            gw = _conv2d_backward_weight(x, gy, weight.shape, **self.params)
+            gw = _conv2d_backward_weight(x, gy, weight.shape, **self.saved.params)
         if self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb
@@ -407,9 +407,9 @@ class ConvTranspose2d(Function):
         # The conv2d being transposed maps out_size (C_out channels) to x's size (C_in): its
         # weight is ours, (C_in, C_out / G, KH, KW) read as (C_out', C_in' / G, KH, KW).
         self.save(x=x, weight=weight)
-        self.params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        self.save(params=dict(stride=stride, padding=padding, dilation=dilation, groups=groups))
         n, c_out = x.shape[0], weight.shape[1] * groups
-        y = _conv2d_backward_data(x, weight, (n, c_out) + tuple(out_size), **self.params)
+        y = _conv2d_backward_data(x, weight, (n, c_out) + tuple(out_size), **self.saved.params)
         if bias is not None:
             y += bias.reshape(1, c_out, 1, 1)
         return y
@@ -422,9 +422,9 @@ class ConvTranspose2d(Function):
         x, weight = self.saved.x, self.saved.weight
         gx = gw = gb = None
         if self.needs_input_grad[0]:
-            gx = _conv2d_forward(gy, weight, None, out_size=x.shape[2:], **self.params)
+            gx = _conv2d_forward(gy, weight, None, out_size=x.shape[2:], **self.saved.params)
         if self.needs_input_grad[1]:
-            gw = _conv2d_backward_weight(gy, x, weight.shape, **self.params)
+            gw = _conv2d_backward_weight(gy, x, weight.shape, **self.saved.params)
         if self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb

@@ -396,7 +396,7 @@ class MaxUnpooling2D(Function):
         # out[n, c].flat[indices[n, c, i, j]] += x[n, c, i, j]; repeated indices add up
         return _scatter_to_planes(x, positions, (n, c, h, w), unique=False)
 
-    def backward(self, gy, gindices=None):
+    def backward(self, gy):
         # out.flat[p_k] = sum of the x_k with that position p_k, so d out.flat[p]/d x_k is 1 if
         # p = p_k else 0:  gx_k = gy.flat[p_k], a gather. The indices get no gradient.
         xp = backend.get_array_module(gy)
