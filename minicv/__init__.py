@@ -17,12 +17,12 @@ from minicv import backend
 from minicv.autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
 from minicv.backend import gpu_available, use
 from minicv.gradcheck import GradcheckError, GradcheckResult, gradcheck
-from minicv import functional, nn, optim  # noqa: E402  (after Tensor: they build on it)
+from minicv import functional, nn, ops, optim  # noqa: E402  (after Tensor: they build on it)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "Function", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
     "gradcheck", "GradcheckError", "GradcheckResult", "use", "gpu_available", "backend",
-    "functional", "nn", "optim", "__version__",
+    "functional", "nn", "ops", "optim", "__version__",
 ]

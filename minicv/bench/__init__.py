@@ -21,6 +21,11 @@ Adding a suite is one decorator in a module imported at the bottom of this file:
 
 The backward pass of every case starts from a fixed random upstream gradient of the output's
 shape (``y.backward(g)``; a one-element output starts from 1), the same one for PyTorch.
+
+:func:`run` times every minicv case of a suite first and every PyTorch twin after them, never
+interleaved: PyTorch's OpenMP worker threads keep spinning for a while after each call and take
+the cores from the NumPy code that runs next (on 2 cores, minicv's 3x3 conv2d on
+(8, 64, 56, 56) takes 15 ms on its own and 29 ms right after a PyTorch call).
 """
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ from minicv.backend import use as use_backend
 from minicv.bench import timing
 
 __all__ = ["SUITES", "SIZES", "COLUMNS", "Suite", "Case", "Context", "Report", "suite", "run",
-           "measure"]
+           "measure", "measure_minicv", "measure_torch", "upstream_gradient"]
 
 SIZES = ("small", "large")
 
@@ -62,6 +67,8 @@ class Case:
     leaves, torch_leaves         tensors whose ``.grad`` is cleared before each forward+backward,
                                  so that gradients are assigned, not accumulated, as after
                                  ``zero_grad()``
+    backward : bool              False for an op without a gradient (nms): forward only, and the
+                                 peak memory is that of one forward
     """
     op: str
     shape: str
@@ -70,6 +77,7 @@ class Case:
     flops: float | None = None
     leaves: Sequence = ()
     torch_leaves: Sequence = ()
+    backward: bool = True
 
 
 @dataclass
@@ -98,12 +106,15 @@ class Context:
     size : str              "small" (tiny shapes, seconds) or "large" (the issues' shapes)
     torch : module or None  PyTorch, when installed and asked for; None means no comparison
     torch_device : str      "cpu" or "cuda"
+    torchvision : module or None    torchvision, when PyTorch is compared and it is installed
+                                    (the twin of the region ops); None otherwise
     rng : numpy Generator   for the host data both libraries start from
     """
     xp: Any
     size: str
     torch: Any = None
     torch_device: str = "cpu"
+    torchvision: Any = None
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
     @property
@@ -135,15 +146,25 @@ def _clear_grads(tensors) -> None:
             t.grad = None
 
 
-def measure(case: Case, ctx: Context, repeat: int = 10, warmup: int = 2) -> dict:
-    """Time one case (and its PyTorch twin when ``ctx.torch`` is set): one table row as a dict."""
+def upstream_gradient(case: Case):
+    """The fixed upstream gradient dL/dy of ``case`` as a host array (seed 1), the same values for
+    both libraries; None when backward starts from 1 (a one-element output) or is not timed."""
+    if not case.backward:
+        return None
     with no_grad():
         y = case.forward()
-    # the fixed upstream gradient dL/dy, the same values for both libraries
-    g_host = (None if y.size == 1 else
-              np.random.default_rng(1).standard_normal(y.shape).astype(y.dtype))
+    if y.size == 1:
+        return None
+    return np.random.default_rng(1).standard_normal(y.shape).astype(y.dtype)
+
+
+def measure_minicv(case: Case, ctx: Context, g_host=None, repeat: int = 10,
+                   warmup: int = 2) -> dict:
+    """Time the minicv side of one case: a table row without the PyTorch columns.
+
+    ``g_host`` is the upstream gradient from :func:`upstream_gradient`.
+    """
     g = None if g_host is None else ctx.xp.asarray(g_host)
-    del y
 
     def forward():
         with no_grad():
@@ -155,16 +176,24 @@ def measure(case: Case, ctx: Context, repeat: int = 10, warmup: int = 2) -> dict
 
     sync = timing.synchronizer(ctx.xp)
     row = {"op": case.op, "shape": case.shape,
-           "fwd ms": timing.time_ms(forward, repeat, warmup, sync),
-           "fwd+bwd ms": timing.time_ms(forward_backward, repeat, warmup, sync),
-           "peak MiB": timing.peak_mib(forward_backward, ctx.xp, sync)}
+           "fwd ms": timing.time_ms(forward, repeat, warmup, sync)}
+    if case.backward:
+        row["fwd+bwd ms"] = timing.time_ms(forward_backward, repeat, warmup, sync)
+    row["peak MiB"] = timing.peak_mib(forward_backward if case.backward else forward, ctx.xp,
+                                      sync)
     if case.flops:
         row["fwd GFLOP/s"] = case.flops / row["fwd ms"] / 1e6
-        row["fwd+bwd GFLOP/s"] = 3 * case.flops / row["fwd+bwd ms"] / 1e6
+        if case.backward:
+            row["fwd+bwd GFLOP/s"] = 3 * case.flops / row["fwd+bwd ms"] / 1e6
+    return row
 
+
+def measure_torch(case: Case, ctx: Context, g_host=None, repeat: int = 10,
+                  warmup: int = 2) -> dict:
+    """Time the PyTorch twin of one case: the "torch ..." cells, empty without a twin."""
     torch = ctx.torch
     if torch is None or case.torch_forward is None:
-        return row
+        return {}
     g_torch = None if g_host is None else torch.from_numpy(g_host).to(ctx.torch_device)
 
     def torch_forward():
@@ -176,11 +205,31 @@ def measure(case: Case, ctx: Context, repeat: int = 10, warmup: int = 2) -> dict
         case.torch_forward().backward(g_torch)
 
     torch_sync = timing.torch_synchronizer(torch, ctx.torch_device)
-    row["torch fwd ms"] = timing.time_ms(torch_forward, repeat, warmup, torch_sync)
-    row["torch fwd+bwd ms"] = timing.time_ms(torch_forward_backward, repeat, warmup, torch_sync)
-    row["ratio fwd"] = row["fwd ms"] / row["torch fwd ms"]
-    row["ratio fwd+bwd"] = row["fwd+bwd ms"] / row["torch fwd+bwd ms"]
+    cells = {"torch fwd ms": timing.time_ms(torch_forward, repeat, warmup, torch_sync)}
+    if case.backward:
+        cells["torch fwd+bwd ms"] = timing.time_ms(torch_forward_backward, repeat, warmup,
+                                                   torch_sync)
+    return cells
+
+
+def _with_ratios(row: dict) -> dict:
+    """Add "ratio fwd" and "ratio fwd+bwd" (minicv / PyTorch) where both times are there."""
+    for ratio, ms in (("ratio fwd", "fwd ms"), ("ratio fwd+bwd", "fwd+bwd ms")):
+        if ms in row and f"torch {ms}" in row:
+            row[ratio] = row[ms] / row[f"torch {ms}"]
     return row
+
+
+def measure(case: Case, ctx: Context, repeat: int = 10, warmup: int = 2) -> dict:
+    """Time one case (and its PyTorch twin when ``ctx.torch`` is set): one table row as a dict.
+
+    For a single case only: :func:`run` calls :func:`measure_minicv` for every case first and
+    :func:`measure_torch` after them (see the module docstring).
+    """
+    g_host = upstream_gradient(case)
+    row = measure_minicv(case, ctx, g_host, repeat, warmup)
+    row.update(measure_torch(case, ctx, g_host, repeat, warmup))
+    return _with_ratios(row)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,19 +289,29 @@ def run(name: str, backend: str = "numpy", size: str = "large", repeat: int = 10
     try:
         xp = get_array_module()
         torch, torch_device, torch_words = _torch_for(xp, compare_torch)
-        ctx = Context(xp=xp, size=size, torch=torch, torch_device=torch_device)
+        torchvision = None if torch is None else timing.find_torchvision()
+        if torchvision is not None:
+            torch_words += f", torchvision {torchvision.__version__}"
+        ctx = Context(xp=xp, size=size, torch=torch, torch_device=torch_device,
+                      torchvision=torchvision)
         header = (f"minicv {minicv.__version__} bench {name} (size {size}, median of {repeat} "
                   f"after {warmup} warm-ups) | backend {backend}, {timing.threads()} threads, "
                   f"{timing.describe_device(xp)} | {torch_words}")
-        rows = []
+        # All of minicv first, then all of PyTorch: its spinning threads would slow NumPy down.
+        cases, gradients, rows = [], [], []
         for case in SUITES[name].build(ctx):
             if progress is not None:
                 progress(case.op)
-            rows.append(measure(case, ctx, repeat, warmup))
+            gradients.append(upstream_gradient(case))
+            rows.append(measure_minicv(case, ctx, gradients[-1], repeat, warmup))
+            cases.append(case)
+        for case, g_host, row in zip(cases, gradients, rows):
+            row.update(measure_torch(case, ctx, g_host, repeat, warmup))
+            _with_ratios(row)
     finally:
         use_backend(previous)
     return Report(header, rows)
 
 
 # Each module registers its suite when imported (issue 4 adds roi).
-from minicv.bench import core, layers  # noqa: E402,F401
+from minicv.bench import core, layers, roi  # noqa: E402,F401

@@ -30,7 +30,7 @@ import tracemalloc
 
 import numpy as np
 
-__all__ = ["threads", "find_torch", "synchronizer", "torch_synchronizer", "time_ms", "peak_mib",
+__all__ = ["threads", "find_torch", "find_torchvision", "synchronizer", "torch_synchronizer", "time_ms", "peak_mib",
            "describe_device", "format_table", "print_table"]
 
 
@@ -57,6 +57,20 @@ def find_torch():
         return None
     torch.set_num_threads(threads())
     return torch
+
+
+def find_torchvision():
+    """torchvision if it is installed (the twin of the region ops in ``minicv bench roi``), else
+    None.
+
+    Like PyTorch, imported only here and only at run time. Its CPU kernels run on PyTorch's
+    threads, so call :func:`find_torch` first (it sets their number).
+    """
+    try:
+        import torchvision
+    except ImportError:
+        return None
+    return torchvision
 
 
 # ---------------------------------------------------------------------------------------------

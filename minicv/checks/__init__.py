@@ -107,4 +107,4 @@ def check_op(name: str, max_examples: int = 25, backend_name: str = "numpy",
 
 # The cases, one file per family of ops (later families add their own files here).
 from minicv.checks import (activation, arith, conv, loss, normalization, pooling,  # noqa: E402,F401
-                           reduction, shape, upsample)
+                           reduction, roi, shape, upsample)
