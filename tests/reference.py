@@ -289,3 +289,230 @@ def interpolate_bilinear_ref(x, out_h, out_w, align_corners=False, scale_h=None,
                     bottom = (1 - lw) * x[n, c, h1, w0] + lw * x[n, c, h1, w1]
                     y[n, c, oh, ow] = (1 - lh) * top + lh * bottom
     return y
+
+
+# =============================================================================================
+# roi: Slow, obviously correct loop versions of roi_pool and roi_align (forward only), for tests.
+# =============================================================================================
+#
+# Each follows torchvision's CPU kernels (csrc/ops/cpu/roi_pool_kernel.cpp, roi_align_kernel.cpp
+# and roi_align_common.h) output cell by output cell: plain Python loops over the rois, the
+# channels, the bins and every cell or sample of a bin, with the bilinear interpolation written
+# out scalar by scalar as in torchvision's test_ops.py. Coordinates are computed in the dtype of x
+# with NumPy scalars, in the kernels' order of operations, so float32 rounds as theirs does.
+# Inputs: x (N, C, H, W) and rois (K, 5) NumPy arrays.
+
+
+FLT_MAX = float(np.finfo(np.float32).max)
+
+
+def round_half_away(v) -> int:
+    """C's round(): 2.5 -> 3, -2.5 -> -3 (exact: the fraction is taken without rounding)."""
+    a = abs(float(v))
+    whole = math.floor(a)
+    r = whole + (1 if a - whole >= 0.5 else 0)
+    return int(r if v >= 0 else -r)
+
+
+def roi_pool_ref(x, rois, output_size, spatial_scale=1.0):
+    """(y (K, C, PH, PW), argmax (K, C, PH, PW) flat h*W + w or -1): the kernel's loop."""
+    T = x.dtype.type
+    ph_, pw_ = _pair(output_size)
+    _, c_, h_, w_ = x.shape
+    k_ = rois.shape[0]
+    y = np.zeros((k_, c_, ph_, pw_), dtype=x.dtype)
+    argmax = np.full((k_, c_, ph_, pw_), -1, dtype=np.int64)
+    scale = T(spatial_scale)
+    for k in range(k_):
+        b = int(rois[k, 0])
+        start_w = round_half_away(T(rois[k, 1]) * scale)
+        start_h = round_half_away(T(rois[k, 2]) * scale)
+        end_w = round_half_away(T(rois[k, 3]) * scale)
+        end_h = round_half_away(T(rois[k, 4]) * scale)
+        roi_w = max(end_w - start_w + 1, 1)           # malformed rois become 1x1
+        roi_h = max(end_h - start_h + 1, 1)
+        bin_h = T(roi_h) / T(ph_)
+        bin_w = T(roi_w) / T(pw_)
+        for p in range(ph_):
+            for q in range(pw_):
+                h0 = math.floor(T(p) * bin_h)
+                w0 = math.floor(T(q) * bin_w)
+                h1 = math.ceil(T(p + 1) * bin_h)
+                w1 = math.ceil(T(q + 1) * bin_w)
+                h0 = min(max(h0 + start_h, 0), h_)
+                h1 = min(max(h1 + start_h, 0), h_)
+                w0 = min(max(w0 + start_w, 0), w_)
+                w1 = min(max(w1 + start_w, 0), w_)
+                empty = h1 <= h0 or w1 <= w0
+                for c in range(c_):
+                    best = 0.0 if empty else -FLT_MAX
+                    best_at = -1
+                    for h in range(h0, h1):
+                        for w in range(w0, w1):
+                            value = x[b, c, h, w]
+                            if value > best:          # strict: the first maximum wins
+                                best, best_at = value, h * w_ + w
+                    y[k, c, p, q] = best
+                    argmax[k, c, p, q] = best_at
+    return y, argmax
+
+
+def bilinear_interpolate(plane, y, x):
+    """The value of the (H, W) plane at (y, x), with roi_align's border rules."""
+    T = type(y)
+    height, width = plane.shape
+    if y < -1.0 or y > height or x < -1.0 or x > width:
+        return T(0)                                   # outside: 0 (still counted)
+    if y <= 0:
+        y = T(0)
+    if x <= 0:
+        x = T(0)
+    y_low, x_low = int(y), int(x)
+    if y_low >= height - 1:
+        y_high = y_low = height - 1
+        y = T(y_low)
+    else:
+        y_high = y_low + 1
+    if x_low >= width - 1:
+        x_high = x_low = width - 1
+        x = T(x_low)
+    else:
+        x_high = x_low + 1
+    ly, lx = y - T(y_low), x - T(x_low)
+    hy, hx = T(1) - ly, T(1) - lx
+    return (hy * hx * plane[y_low, x_low] + hy * lx * plane[y_low, x_high]
+            + ly * hx * plane[y_high, x_low] + ly * lx * plane[y_high, x_high])
+
+
+def roi_align_ref(x, rois, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
+    """(K, C, PH, PW): the kernel's loop over rois, channels, bins and samples."""
+    T = x.dtype.type
+    ph_, pw_ = _pair(output_size)
+    k_, c_ = rois.shape[0], x.shape[1]
+    y = np.zeros((k_, c_, ph_, pw_), dtype=x.dtype)
+    offset = T(0.5) if aligned else T(0)
+    scale = T(spatial_scale)
+    for k in range(k_):
+        b = int(rois[k, 0])
+        start_w = T(rois[k, 1]) * scale - offset
+        start_h = T(rois[k, 2]) * scale - offset
+        end_w = T(rois[k, 3]) * scale - offset
+        end_h = T(rois[k, 4]) * scale - offset
+        roi_w, roi_h = end_w - start_w, end_h - start_h
+        if not aligned:                               # malformed rois are forced to 1x1
+            roi_w, roi_h = max(roi_w, T(1)), max(roi_h, T(1))
+        bin_h, bin_w = roi_h / T(ph_), roi_w / T(pw_)
+        grid_h = sampling_ratio if sampling_ratio > 0 else math.ceil(roi_h / T(ph_))
+        grid_w = sampling_ratio if sampling_ratio > 0 else math.ceil(roi_w / T(pw_))
+        count = max(grid_h * grid_w, 1)
+        for c in range(c_):
+            for p in range(ph_):
+                for q in range(pw_):
+                    total = T(0)
+                    for iy in range(grid_h):
+                        yy = start_h + T(p) * bin_h + T(iy + 0.5) * bin_h / T(grid_h)
+                        for ix in range(grid_w):
+                            xx = start_w + T(q) * bin_w + T(ix + 0.5) * bin_w / T(grid_w)
+                            total += bilinear_interpolate(x[b, c], yy, xx)
+                    y[k, c, p, q] = total / T(count)
+    return y
+
+
+# =============================================================================================
+# boxes: Slow loop references for minicv.ops (boxes, NMS, box coder, anchors): one box at a time, in
+# =============================================================================================
+# plain Python floats, written straight from the definitions so that they are easy to trust.
+#
+# They are the answer key of tests/test_boxes.py, test_coder.py and test_anchors.py.
+
+
+def iou_scalar(a, b, dtype=float):
+    """IoU of two boxes (x1, y1, x2, y2), in torchvision's order of operations, every
+    intermediate rounded to ``dtype`` (``float`` = float64, or ``np.float32``). 0 when the
+    union is 0 (two empty boxes), as minicv's box_iou."""
+    a = [dtype(v) for v in a]
+    b = [dtype(v) for v in b]
+    zero = dtype(0)
+    area_a = dtype(a[2] - a[0]) * dtype(a[3] - a[1])
+    area_b = dtype(b[2] - b[0]) * dtype(b[3] - b[1])
+    w = max(zero, dtype(min(a[2], b[2]) - max(a[0], b[0])))
+    h = max(zero, dtype(min(a[3], b[3]) - max(a[1], b[1])))
+    inter = dtype(w * h)
+    union = dtype(dtype(area_a + area_b) - inter)
+    return dtype(inter / union) if union != 0 else zero
+
+
+def box_iou_loop(boxes1, boxes2):
+    """(N, M) IoU matrix, one pair at a time."""
+    out = np.zeros((len(boxes1), len(boxes2)))
+    for i, a in enumerate(boxes1):
+        for j, b in enumerate(boxes2):
+            out[i, j] = iou_scalar(a, b)
+    return out
+
+
+def nms_loop(boxes, scores, iou_threshold, dtype=float):
+    """Greedy NMS as in the papers: repeatedly keep the best remaining box and drop the boxes
+    whose IoU with it exceeds the threshold. Ties in score: lower index first."""
+    order = sorted(range(len(boxes)), key=lambda i: (-float(scores[i]), i))
+    keep = []
+    removed = [False] * len(boxes)
+    for pos, i in enumerate(order):
+        if removed[i]:
+            continue
+        keep.append(i)
+        for j in order[pos + 1:]:
+            if not removed[j] and float(iou_scalar(boxes[i], boxes[j], dtype)) > iou_threshold:
+                removed[j] = True
+    return np.array(keep, dtype=np.int64)
+
+
+def batched_nms_loop(boxes, scores, idxs, iou_threshold):
+    """NMS class by class, then all kept boxes merged by decreasing score (ties by index)."""
+    kept = []
+    for c in sorted(set(np.asarray(idxs).tolist())):
+        members = [i for i in range(len(boxes)) if idxs[i] == c]
+        local = nms_loop([boxes[i] for i in members], [scores[i] for i in members],
+                         iou_threshold)
+        kept.extend(members[k] for k in local)
+    kept.sort(key=lambda i: (-float(scores[i]), i))
+    return np.array(kept, dtype=np.int64)
+
+
+def encode_scalar(gt, proposal, weights):
+    """R-CNN appendix C deltas (tx, ty, tw, th) of one box pair, times the weights."""
+    wx, wy, ww, wh = weights
+    pw, ph = proposal[2] - proposal[0], proposal[3] - proposal[1]
+    px, py = proposal[0] + pw / 2, proposal[1] + ph / 2
+    gw, gh = gt[2] - gt[0], gt[3] - gt[1]
+    gx, gy = gt[0] + gw / 2, gt[1] + gh / 2
+    return [wx * (gx - px) / pw, wy * (gy - py) / ph, ww * math.log(gw / pw),
+            wh * math.log(gh / ph)]
+
+
+def decode_scalar(delta, box, weights, clip=math.log(1000 / 16)):
+    """The box (x1, y1, x2, y2) that deltas (tx, ty, tw, th) make of ``box``."""
+    wx, wy, ww, wh = weights
+    pw, ph = box[2] - box[0], box[3] - box[1]
+    px, py = box[0] + pw / 2, box[1] + ph / 2
+    gx = px + pw * delta[0] / wx
+    gy = py + ph * delta[1] / wy
+    gw = pw * math.exp(min(delta[2] / ww, clip))
+    gh = ph * math.exp(min(delta[3] / wh, clip))
+    return [gx - gw / 2, gy - gh / 2, gx + gw / 2, gy + gh / 2]
+
+
+def anchors_loop(sizes, aspect_ratios, grid_size, stride):
+    """Anchors of one feature map, cell by cell in row-major order, then ratio by ratio and
+    size by size, each rounded half to even (Python's round, like torch.round)."""
+    (fh, fw), (sh, sw) = grid_size, stride
+    out = []
+    for i in range(fh):
+        for j in range(fw):
+            for r in aspect_ratios:
+                for s in sizes:
+                    w, h = s / math.sqrt(r), s * math.sqrt(r)
+                    base = [round(-w / 2), round(-h / 2), round(w / 2), round(h / 2)]
+                    out.append([base[0] + j * sw, base[1] + i * sh,
+                                base[2] + j * sw, base[3] + i * sh])
+    return np.array(out, dtype=np.float64).reshape(-1, 4)

@@ -9,7 +9,7 @@ from minicv import backend
 from minicv.autograd import Tensor
 from minicv.ops import AnchorGenerator
 from minicv.ops import anchors as anchors_module
-from reference_boxes import anchors_loop
+from reference import anchors_loop
 
 
 def test_cell_anchors_golden():

@@ -1,4 +1,4 @@
-"""minicv.ops box geometry and NMS: against the loop references in tests/reference_boxes.py,
+"""minicv.ops box geometry and NMS: against the loop references in tests/reference.py,
 golden hand-worked cases, edge cases and every error message."""
 import doctest
 import re
@@ -15,7 +15,7 @@ from minicv.ops import boxes as boxes_module
 from minicv.ops import (batched_nms, box_area, box_convert, box_iou, clip_boxes_to_image, nms,
                         remove_small_boxes)
 from minicv.testing import boxes as box_strategy
-from reference_boxes import batched_nms_loop, box_iou_loop, iou_scalar, nms_loop
+from reference import batched_nms_loop, box_iou_loop, iou_scalar, nms_loop
 
 
 def clustered_boxes(n, seed, image=100.0, clusters=25, dtype=np.float64):

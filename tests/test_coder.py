@@ -13,7 +13,7 @@ from minicv import backend, gradcheck
 from minicv.autograd import Tensor
 from minicv.ops import BoxCoder
 from minicv.ops import coder as coder_module
-from reference_boxes import decode_scalar, encode_scalar
+from reference import decode_scalar, encode_scalar
 
 WEIGHTS = [(10.0, 10.0, 5.0, 5.0), (1.0, 1.0, 1.0, 1.0)]
 

@@ -1,4 +1,4 @@
-"""conv2d and conv_transpose2d: forward against the loop references (tests/reference_conv.py)
+"""conv2d and conv_transpose2d: forward against the loop references (tests/reference.py)
 over the TESTING.md grid and hypothesis-drawn configurations, the adjoint property, dtypes,
 the tiling of the batch, the layers, error messages, and gradient checks that fail on a broken
 backward. The hypothesis-driven float64 gradient checks of both ops run from

@@ -1,6 +1,6 @@
 """max_pool2d (with switches), max_unpool2d, avg_pool2d and their layers.
 
-Forward against the loop references in reference_pooling.py over the TESTING.md grid, the
+Forward against the loop references in reference.py over the TESTING.md grid, the
 rules (ties, NaN, -inf, duplicate indices), the switch properties DeconvNet relies on, hand-worked
 gradients, error messages, and gradient checks that are seen to fail against a wrong backward.
 The hypothesis-driven float64 gradient checks of the three ops run from minicv/checks/pooling.py

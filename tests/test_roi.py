@@ -1,6 +1,6 @@
 """roi_pool, roi_align (with the box gradient) and the RoIPool / RoIAlign layers.
 
-Forward against the loop references in reference_roi.py over the TESTING.md grid (boxes inside,
+Forward against the loop references in reference.py over the TESTING.md grid (boxes inside,
 across and outside the map, degenerate, fractional, reversed; several scales, output sizes and
 batch indices; aligned x sampling_ratio; samples exactly on the borders -1, 0, H - 1, H; K = 0),
 the identity property, torchvision's special rules (first maximum wins, -FLT_MAX, NaN), the
@@ -13,9 +13,9 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from reference_roi import FLT_MAX, roi_align_ref, roi_pool_ref, round_half_away
+from reference import FLT_MAX, roi_align_ref, roi_pool_ref, round_half_away
 
 import minicv.functional as F
 import minicv.functional.roi as roi
@@ -120,7 +120,6 @@ def test_chunked_products_match_reference(budget, monkeypatch):
     np.testing.assert_allclose(t.grad, t1.grad, atol=1e-12)
 
 
-@settings(max_examples=10)
 @given(st.data())
 def test_both_ops_match_reference_on_random_configs(data):
     n, c = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2))
@@ -307,7 +306,8 @@ def test_list_of_boxes_equals_k5_rois(xp):
         np.testing.assert_array_equal(as_list, op(x, xp.asarray(k5), 3).numpy())
     # an image without boxes keeps its place in the list
     y = F.roi_align(x, [xp.zeros((0, 4)), xp.asarray(boxes0)], 2).numpy()
-    np.testing.assert_array_equal(y, F.roi_align(x, np.c_[np.ones(4), boxes0], 2).numpy())
+    np.testing.assert_array_equal(
+        y, F.roi_align(x, xp.asarray(np.c_[np.ones(4), boxes0]), 2).numpy())
 
 
 def _smooth_boxes(output_size=(2, 3), scale=0.5, sampling_ratio=2, aligned=True):
@@ -359,27 +359,52 @@ def test_kink_free_boxes_keep_samples_off_integers():
     assert not np.isclose((moved[1, 2] - moved[1, 0]), 1.0, atol=1e-3)
 
 
+def test_rois_alone_requiring_grad():
+    x = _x(22)
+    boxes = Tensor(np.c_[np.zeros(3), _smooth_boxes()], requires_grad=True)
+    F.roi_pool(x, boxes, 2, 0.5).sum().backward()         # roi_pool: no gradient for rois
+    assert boxes.grad is None
+    F.roi_align(x, boxes, (2, 3), 0.5, 2, True).sum().backward()
+    assert boxes.grad.shape == (3, 5) and np.abs(boxes.grad[:, 1:]).min() > 0
+
+
+def test_dtypes_are_preserved():
+    x = Tensor(_x(23, np.float32), requires_grad=True)
+    boxes = Tensor(_smooth_boxes().astype(np.float32), requires_grad=True)
+    for op in (lambda t, b: F.roi_align(t, [b], 3, 0.5, 2), lambda t, b: F.roi_pool(t, [b], 3)):
+        y = op(x, boxes)
+        assert y.dtype == np.float32
+        y.sum().backward()
+        assert x.grad.dtype == np.float32
+    assert boxes.grad.dtype == np.float32
+    boxes64 = Tensor(_smooth_boxes(), requires_grad=True)        # float64 boxes, float32 map
+    F.roi_align(x, [boxes64], 3, 0.5, 2).sum().backward()
+    assert boxes64.grad.dtype == np.float64
+    np.testing.assert_allclose(boxes64.grad, boxes.grad, rtol=1e-3, atol=1e-4)
+
+
 # ---------------------------------------------------------------------------------------------
 # Determinism
 # ---------------------------------------------------------------------------------------------
-def _gradients(op):
+def _gradients(op, xp):
     rng = np.random.default_rng(17)
     x = rng.standard_normal((2, 8, 12, 12)).astype(np.float32)
     boxes = [rng.uniform(0, 200, (40, 2)) for _ in range(2)]
     boxes = [np.c_[b, b + rng.uniform(10, 100, (40, 2))].astype(np.float32) for b in boxes]
-    t = Tensor(x, requires_grad=True)
-    tb = [Tensor(b, requires_grad=True) for b in boxes]
+    t = Tensor(xp.asarray(x), requires_grad=True)
+    tb = [Tensor(xp.asarray(b), requires_grad=True) for b in boxes]
     y = op(t, tb)
-    y.backward(rng.standard_normal(y.shape).astype(np.float32))
-    return [t.grad] + [b.grad for b in tb if b.grad is not None]
+    y.backward(xp.asarray(rng.standard_normal(y.shape).astype(np.float32)))
+    return [Tensor(g).numpy() for g in [t.grad] + [b.grad for b in tb if b.grad is not None]]
 
 
 @pytest.mark.parametrize("op", [
     lambda t, b: F.roi_align(t, b, 7, 1 / 16, 2, True),
     lambda t, b: F.roi_pool(t, b, 7, 1 / 16)], ids=["roi_align", "roi_pool"])
-def test_backward_gives_the_same_bits_every_run(op, monkeypatch):
-    monkeypatch.setitem(roi._CHUNK_ELEMENTS, "cpu", 2**14)     # several chunks per image
-    first, second = _gradients(op), _gradients(op)
+def test_backward_gives_the_same_bits_every_run(op, xp, monkeypatch):
+    for device in ("cpu", "gpu"):                            # several chunks per image
+        monkeypatch.setitem(roi._CHUNK_ELEMENTS, device, 2**14)
+    first, second = _gradients(op, xp), _gradients(op, xp)
     assert len(first) == len(second) >= 1
     for a, b in zip(first, second):
         assert a.tobytes() == b.tobytes()

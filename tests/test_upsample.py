@@ -1,6 +1,6 @@
 """interpolate, Upsample and nn.init.bilinear_.
 
-interpolate: forward against the loop references in reference_upsample.py over modes,
+interpolate: forward against the loop references in reference.py over modes,
 align_corners, size and scale_factor, up- and downsampling, odd sizes and batch 0; golden values
 taken from PyTorch for the rules that are easy to get subtly wrong (float32 index arithmetic,
 the copy and doubling shortcuts); the gradient as the transposed matrices; NaN/inf stay local;

@@ -123,8 +123,9 @@ _FLT_MAX = float(np.finfo(np.float32).max)
 # Most sample rows (or columns) roi_align lays out for all rois together; an adaptive grid on a
 # box of absurd size would otherwise exhaust memory (torchvision would loop for hours).
 _MAX_SAMPLES = 2**22
-# Elements of a chunk's (k*PH, C*W) intermediate: small on the CPU, where it should stay in
-# cache; large on the GPU, where each chunk costs a few kernel launches.
+# roi_align's chunks: at most this many elements in a chunk's (k*PH, W*C) intermediate. Small
+# on the CPU, where it should stay in cache; large on the GPU, where each chunk costs a few
+# kernel launches.
 _CHUNK_ELEMENTS = {"cpu": 2**19, "gpu": 2**25}
 
 
@@ -178,8 +179,9 @@ def _list_to_rois(op: str, boxes_per_image, x_data):
     entries = []
     for i, boxes in enumerate(boxes_per_image):                 # a loop over the images
         raw = boxes.data if isinstance(boxes, Tensor) else boxes
-        if not backend.is_array(raw):
-            raw = np.asarray(raw)
+        if not backend.is_array(raw):                           # nested lists: x's device
+            raw = xp.asarray(np.asarray(raw))
+        backend.get_array_module(x_data, raw, op=op)            # arrays: on x's device
         shape = tuple(raw.shape)
         if len(shape) != 2 or shape[1] != 4:
             raise ValueError(f"{op}: rois given as a list must hold one (L, 4) array of boxes "
@@ -195,7 +197,7 @@ def _list_to_rois(op: str, boxes_per_image, x_data):
         from minicv.functional.shape import concatenate   # keeps the boxes in the graph
         return concatenate([concatenate([col, b], axis=1)
                             for col, (b, _) in zip(index, entries)], axis=0)
-    return xp.concatenate([xp.concatenate([col, xp.asarray(raw).astype(dtype)], axis=1)
+    return xp.concatenate([xp.concatenate([col, raw.astype(dtype)], axis=1)
                            for col, (_, raw) in zip(index, entries)], axis=0)
 
 
@@ -235,9 +237,9 @@ def _check_rois(op: str, rois, x_data, scale: float):
                          f"{n} image(s) (valid: {valid})")
     dtype = _geometry_dtype(x_data.dtype)             # the ops compute in x's precision
     with np.errstate(over="ignore", invalid="ignore"):
-        scaled = host[:, 1:].astype(dtype) * dtype(scale)
-        fits = np.isfinite(scaled).all(axis=1) & np.isfinite(scaled[:, 2:] - scaled[:, :2]).all(
-            axis=1)
+        scaled = host[:, 1:].astype(dtype) * dtype(scale)            # (K, 4)
+        sizes = scaled[:, 2:] - scaled[:, :2]                         # (K, 2)
+        fits = np.isfinite(scaled).all(axis=1) & np.isfinite(sizes).all(axis=1)
     if not fits.all():
         k = int(np.argmin(fits))
         raise ValueError(f"{op}: rois row {k} is {host[k].tolist()}; times spatial_scale="
@@ -364,8 +366,9 @@ def _max_over_bins(x, batch, rows, cols, with_cells: bool):
     """Maximum of every bin, and (``with_cells``) the flat cell h*W + w it came from.
 
     x : (N, C, H, W); batch : (K,) host int; rows, cols : (lo, hi) pairs of (K, PH) and (K, PW)
-    host int arrays from _pool_bins. Returns values (K, C, PH, PW) and int cells of the same
-    shape (-1 where the bin is empty or holds nothing above -FLT_MAX) or None.
+    host int arrays from _pool_bins. Returns values (K, C, PH, PW), int cells of the same shape
+    (-1 where the bin is empty or holds nothing above -FLT_MAX) or None, and whether any cell
+    may be -1.
     """
     xp = backend.get_array_module(x)
     _, c, h, w = x.shape
@@ -386,13 +389,16 @@ def _max_over_bins(x, batch, rows, cols, with_cells: bool):
     single_w = (w1 - w0) == np.left_shift(1, np.maximum(level_w, 0))
     if not live.any():                                          # nothing to look up
         return (xp.zeros((k, c, ph, pw), dtype=x.dtype),
-                xp.full((k, c, ph, pw), -1, dtype=xp.int64) if with_cells else None)
+                xp.full((k, c, ph, pw), -1, dtype=xp.int64) if with_cells else None, True)
 
     # Channels last, so that a lookup table[b, h, w] reads C neighbouring numbers. torchvision
     # compares with `>`, which a NaN never passes: a NaN is never chosen.
     values = xp.ascontiguousarray(x.transpose(0, 2, 3, 1))     # (N, H, W, C)
     if bool(xp.isnan(values).any()):
         values = xp.where(xp.isnan(values), -xp.inf, values)
+    # torchvision's running maximum starts at -FLT_MAX: a bin holding nothing larger outputs
+    # -FLT_MAX and passes no gradient (possible only if x holds such values: check x, smaller)
+    low_values = bool((values <= -_FLT_MAX).any())
     table, packed = (values, None), False
     if with_cells:
         cells = xp.arange(h * w).reshape(1, h, w, 1)
@@ -421,21 +427,19 @@ def _max_over_bins(x, batch, rows, cols, with_cells: bool):
                     continue
                 anchor_h = (h0[q],) if one_h else (h0[q], h1[q] - 2**i)   # first rows
                 anchor_w = (w0[q],) if one_w else (w0[q], w1[q] - 2**j)   # first columns
-                best = _lookup(table, batch[kk[q]], anchor_h, anchor_w)
+                best = _lookup(table, batch[kk[q]], anchor_h, anchor_w)   # (Q, C) each
                 where = (xp.asarray(kk[q]), slice(None), xp.asarray(pp[q]), xp.asarray(qq[q]))
                 for r, b in zip(result, best):
                     if r is not None:
                         r[where] = b                            # (Q, C) into (K, C, PH, PW)
 
     out, won = _unpack(result[0]) if packed else result
-    # torchvision's running maximum starts at -FLT_MAX: a bin holding nothing larger outputs
-    # -FLT_MAX and passes no gradient
-    floor = out <= -_FLT_MAX
-    if bool(floor.any()):
+    if low_values:
+        floor = out <= -_FLT_MAX
         out[floor] = -_FLT_MAX
         if won is not None:
             won[floor] = -1
-    return out, won
+    return out, won, low_values or not live.all()
 
 
 class RoIPooling(Function):
@@ -447,9 +451,9 @@ class RoIPooling(Function):
         rows = _pool_bins(boxes[:, 2], boxes[:, 4], h, output_size[0], spatial_scale)
         cols = _pool_bins(boxes[:, 1], boxes[:, 3], w, output_size[1], spatial_scale)
         with_cells = is_grad_enabled() and self.needs_input_grad[0]
-        y, won = _max_over_bins(x, batch, rows, cols, with_cells)
+        y, won, silent = _max_over_bins(x, batch, rows, cols, with_cells)
         if with_cells:
-            self.save(won=won, batch=batch, shape=x.shape)
+            self.save(won=won, silent=silent, batch=batch, shape=x.shape)
         return y
 
     def backward(self, gy):
@@ -464,7 +468,8 @@ class RoIPooling(Function):
         n, c, h, w = s.shape
         plane = xp.asarray(s.batch)[:, None] * c + xp.arange(c)[None, :]          # (K, C)
         positions = plane[:, :, None, None] * (h * w) + s.won           # (K, C, PH, PW) flat
-        positions[s.won < 0] = n * c * h * w       # empty bins: into a spare cell, dropped
+        if s.silent:                                # some bins have no winner (won = -1):
+            positions[s.won < 0] = n * c * h * w    # into a spare cell, dropped below
         gx = xp.zeros(n * c * h * w + 1, dtype=gy.dtype)
         backend.scatter_add(gx, positions.reshape(-1), gy.reshape(-1))    # deterministic
         return gx[:-1].reshape(n, c, h, w), None
@@ -517,7 +522,7 @@ def roi_pool(x, rois, output_size, spatial_scale: float = 1.0) -> Tensor:
       (none from empty bins), summed where cells are shared. The rois get no gradient.
 
     The maxima come from a sparse table of 2^i x 2^j rectangle maxima with the cell of each,
-    four lookups per bin (module docstring).
+    at most four lookups per bin (module docstring).
 
     References
     ----------
@@ -720,17 +725,17 @@ class RoIAlignment(Function):
     def forward(self, x, rois, *, host_rois, output_size, spatial_scale, sampling_ratio,
                 aligned):
         xp = backend.get_array_module(x)
-        n, c, h, w = x.shape
+        _, c, h, w = x.shape
         dtype = _geometry_dtype(x.dtype)
         boxes = host_rois.astype(dtype)
         batch = host_rois[:, 0].astype(np.int64)
         box_grad = is_grad_enabled() and self.needs_input_grad[1]
-        axis = dict(scale=spatial_scale, aligned=aligned, sampling_ratio=sampling_ratio,
-                    derivatives=box_grad)
+        axis = {"scale": spatial_scale, "aligned": aligned, "sampling_ratio": sampling_ratio,
+                "derivatives": box_grad}
         rows = _axis_weights("roi_align", boxes[:, 2], boxes[:, 4], h, output_size[0], **axis)
         cols = _axis_weights("roi_align", boxes[:, 1], boxes[:, 3], w, output_size[1], **axis)
-        device = lambda a: xp.asarray(a.astype(x.dtype))           # noqa: E731
-        wy, wx = device(rows.weights), device(cols.weights)        # (K, PH, H), (K, PW, W)
+        wy = xp.asarray(rows.weights.astype(x.dtype))              # (K, PH, H) on x's device
+        wx = xp.asarray(cols.weights.astype(x.dtype))              # (K, PW, W)
         budget = _CHUNK_ELEMENTS[backend.device_of(x)]
         chunks = _chunks(batch, rows, cols, max(1, budget // max(1, output_size[0] * w * c)))
 
@@ -764,10 +769,13 @@ class RoIAlignment(Function):
                                          features=self.needs_input_grad[0])
         g_rois = None
         if box_grad:
-            along = lambda g, d: (g * xp.asarray(d.astype(g.dtype))).sum(axis=(1, 2))  # noqa: E731
+            def through(g_w, d_w):          # < dL/dW[k], dW[k]/d coordinate >, for every k
+                return (g_w * xp.asarray(d_w.astype(g_w.dtype))).sum(axis=(1, 2))
+
             g_rois = xp.stack([xp.zeros(gy.shape[0], dtype=gy.dtype),    # the batch index
-                               along(g_wx, s.cols.d_start), along(g_wy, s.rows.d_start),
-                               along(g_wx, s.cols.d_end), along(g_wy, s.rows.d_end)], axis=1)
+                               through(g_wx, s.cols.d_start), through(g_wy, s.rows.d_start),
+                               through(g_wx, s.cols.d_end), through(g_wy, s.rows.d_end)],
+                              axis=1)                                      # (K, 5)
         return gx, g_rois
 
 
