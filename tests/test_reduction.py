@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import minicv.functional as F
 from minicv import backend
 from minicv.autograd import Tensor
-from minicv.testing import arrays, shapes
+from minicv.testing import shapes
 
 OPS = {"sum": (F.sum, np.sum), "mean": (F.mean, np.mean), "max": (F.max, np.max),
        "min": (F.min, np.min)}

@@ -92,7 +92,6 @@ References
 from __future__ import annotations
 
 import math
-import operator
 import threading
 from typing import NamedTuple
 
@@ -100,6 +99,7 @@ import numpy as np
 
 from minicv import backend
 from minicv.autograd import Function, Tensor
+from minicv.functional._args import pair as _pair
 
 __all__ = ["conv2d", "conv_transpose2d"]
 
@@ -433,17 +433,6 @@ class ConvTranspose2d(Function):
 # ---------------------------------------------------------------------------------------------
 # Checking arguments
 # ---------------------------------------------------------------------------------------------
-def _pair(op: str, name: str, value) -> tuple:
-    """An int or a pair of ints as (height value, width value)."""
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    try:
-        if len(items) != 2 or any(isinstance(v, bool) for v in items):
-            raise TypeError
-        return tuple(operator.index(v) for v in items)
-    except TypeError:
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}") from None
-
-
 def _as_input(value):
     """Tensors and arrays pass; anything else (nested lists) becomes a Tensor."""
     if value is None or isinstance(value, Tensor) or backend.is_array(value):

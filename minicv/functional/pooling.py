@@ -59,13 +59,13 @@ adds them (first along the rows, then along the columns: a box filter is separab
 """
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 
 import numpy as np
 
 from minicv import backend
 from minicv.autograd import Function, Tensor, is_grad_enabled
+from minicv.functional._args import pair as _pair, shape_of as _shape_of
 
 __all__ = ["max_pool2d", "max_unpool2d", "avg_pool2d"]
 
@@ -73,17 +73,6 @@ __all__ = ["max_pool2d", "max_unpool2d", "avg_pool2d"]
 # ---------------------------------------------------------------------------------------------
 # Checking arguments
 # ---------------------------------------------------------------------------------------------
-def _pair(op: str, name: str, value) -> tuple:
-    """An int or a pair of ints as (height value, width value)."""
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    try:
-        if len(items) != 2 or any(isinstance(v, bool) for v in items):
-            raise TypeError
-        return tuple(operator.index(v) for v in items)
-    except TypeError:
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}") from None
-
-
 def _pool_params(op: str, kernel_size, stride, padding, dilation=1, *,
                  padding_limit: bool = True) -> tuple:
     """Validated (kernel, stride, padding, dilation) pairs; stride None means the kernel."""
@@ -100,10 +89,6 @@ def _pool_params(op: str, kernel_size, stride, padding, dilation=1, *,
         raise ValueError(f"{op}: padding must be at most half the kernel (PH <= KH // 2, "
                          f"PW <= KW // 2), got padding={padding} for kernel_size={kernel}")
     return kernel, stride, padding, dilation
-
-
-def _shape_of(x) -> tuple:
-    return tuple(x.shape) if hasattr(x, "shape") else tuple(np.shape(x))
 
 
 def _check_float_4d(op: str, name: str, x) -> tuple:

@@ -25,6 +25,7 @@ import numpy as np
 
 from minicv import backend
 from minicv.autograd import Function, Tensor
+from minicv.functional._args import shape_of as _shape_of
 from minicv.functional.arith import promote
 
 __all__ = ["reshape", "transpose", "permute", "flatten", "getitem", "concatenate", "cat",
@@ -34,11 +35,6 @@ __all__ = ["reshape", "transpose", "permute", "flatten", "getitem", "concatenate
 # ---------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------
-def _shape_of(x) -> tuple:
-    """Shape of a Tensor, an array or nested lists of numbers."""
-    return tuple(x.shape) if hasattr(x, "shape") else tuple(np.shape(x))
-
-
 def _int(op: str, name: str, value, shape: tuple) -> int:
     """``value`` as a Python int (NumPy integers accepted, bools refused)."""
     try:
