@@ -65,7 +65,8 @@ import numpy as np
 
 from minicv import backend
 from minicv.autograd import Function, Tensor, is_grad_enabled
-from minicv.functional._args import pair as _pair, shape_of as _shape_of
+from minicv.functional._args import check_float_4d as _check_float_4d
+from minicv.functional._args import pair as _pair
 
 __all__ = ["max_pool2d", "max_unpool2d", "avg_pool2d"]
 
@@ -89,17 +90,6 @@ def _pool_params(op: str, kernel_size, stride, padding, dilation=1, *,
         raise ValueError(f"{op}: padding must be at most half the kernel (PH <= KH // 2, "
                          f"PW <= KW // 2), got padding={padding} for kernel_size={kernel}")
     return kernel, stride, padding, dilation
-
-
-def _check_float_4d(op: str, name: str, x) -> tuple:
-    shape = _shape_of(x)
-    if len(shape) != 4:
-        raise ValueError(f"{op}: {name} must be 4-D (N, C, H, W), got shape {shape}")
-    dtype = getattr(x, "dtype", None)
-    if dtype is None or np.dtype(dtype).kind != "f":
-        raise TypeError(f"{op}: {name} must be a floating-point Tensor or array, got "
-                        f"{type(x).__name__} of dtype {dtype} with shape {shape}")
-    return shape
 
 
 def _output_length(size, kernel, stride, padding, dilation, ceil_mode) -> int:

@@ -115,6 +115,7 @@ import numpy as np
 
 from minicv import backend
 from minicv.autograd import Function, Tensor, is_grad_enabled
+from minicv.functional._args import check_float_4d
 
 __all__ = ["roi_pool", "roi_align"]
 
@@ -133,13 +134,7 @@ _CHUNK_ELEMENTS = {"cpu": 2**19, "gpu": 2**25}
 # Arguments
 # ---------------------------------------------------------------------------------------------
 def _check_x(op: str, x) -> tuple:
-    shape = tuple(x.shape) if hasattr(x, "shape") else tuple(np.shape(x))
-    if len(shape) != 4:
-        raise ValueError(f"{op}: x must be 4-D (N, C, H, W), got shape {shape}")
-    dtype = getattr(x, "dtype", None)
-    if dtype is None or np.dtype(dtype).kind != "f":
-        raise TypeError(f"{op}: x must be a floating-point Tensor or array, got "
-                        f"{type(x).__name__} of dtype {dtype} with shape {shape}")
+    shape = check_float_4d(op, "x", x)
     if shape[2] < 1 or shape[3] < 1:
         raise ValueError(f"{op}: x of shape {shape} has an empty feature map; H and W must be "
                          "at least 1")
