@@ -1,9 +1,4 @@
-"""Pictures: the figures of the docs, computed with minicv's own ops and drawn with matplotlib.
-
-matplotlib is the optional ``plot`` extra (``pip install minicv[plot]``). It is imported only
-when a figure is drawn, so the rest of minicv never needs it. The functions build a
-``matplotlib.figure.Figure`` directly (no pyplot, no global state, no backend switching): they
-return it -- a notebook displays it -- and, given ``path``, also save it as a PNG.
+"""Figures of the layer pages: what pooling, transposed convolution and RoI ops compute.
 
 - :func:`pooling_switches_figure`   docs/pooling.md: input, pooled values, switches, unpooled
 - :func:`checkerboard_figure`       docs/conv.md: ConvTranspose2d(k4, s2, p1) with random weights
@@ -20,6 +15,7 @@ import numpy as np
 from minicv import backend, nn
 from minicv import functional as F
 from minicv.autograd import Tensor
+from minicv.viz._figure import new_figure as _new_figure, save as _save
 
 __all__ = ["pooling_switches_figure", "checkerboard_figure", "roi_figure", "POOLING_EXAMPLE",
            "ROI_EXAMPLE", "DOC_FIGURES"]
@@ -29,21 +25,6 @@ POOLING_EXAMPLE = np.array([[1, 8, 2, 0],
                             [3, 4, 6, 6],
                             [5, 0, 9, 2],
                             [7, 2, 1, 3]], dtype=np.float32)
-
-
-def _new_figure(**kwargs):
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError("minicv.viz draws with matplotlib, which is not installed: "
-                          "pip install 'minicv[plot]' (or pip install matplotlib)") from exc
-    return Figure(**kwargs)
-
-
-def _save(fig, path, dpi):
-    if path is not None:
-        fig.savefig(path, dpi=dpi)
-    return fig
 
 
 def _grid(ax, shape, every=1, **line):
