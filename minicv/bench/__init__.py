@@ -69,6 +69,8 @@ class Case:
                                  ``zero_grad()``
     backward : bool              False for an op without a gradient (nms): forward only, and the
                                  peak memory is that of one forward
+    memory : bool                False skips the peak-memory run (tracemalloc slows pure-Python
+                                 code such as pycocotools' evaluation ~40x)
     """
     op: str
     shape: str
@@ -78,6 +80,7 @@ class Case:
     leaves: Sequence = ()
     torch_leaves: Sequence = ()
     backward: bool = True
+    memory: bool = True
 
 
 @dataclass
@@ -179,8 +182,9 @@ def measure_minicv(case: Case, ctx: Context, g_host=None, repeat: int = 10,
            "fwd ms": timing.time_ms(forward, repeat, warmup, sync)}
     if case.backward:
         row["fwd+bwd ms"] = timing.time_ms(forward_backward, repeat, warmup, sync)
-    row["peak MiB"] = timing.peak_mib(forward_backward if case.backward else forward, ctx.xp,
-                                      sync)
+    if case.memory:
+        row["peak MiB"] = timing.peak_mib(forward_backward if case.backward else forward,
+                                          ctx.xp, sync)
     if case.flops:
         row["fwd GFLOP/s"] = case.flops / row["fwd ms"] / 1e6
         if case.backward:
@@ -314,4 +318,4 @@ def run(name: str, backend: str = "numpy", size: str = "large", repeat: int = 10
 
 
 # Each module registers its suite when imported (issue 4 adds roi).
-from minicv.bench import core, layers, roi  # noqa: E402,F401
+from minicv.bench import core, layers, metrics, roi  # noqa: E402,F401
