@@ -12,11 +12,20 @@ return it -- a notebook displays it -- and, given ``path``, also save it as a PN
   :func:`roi_figure`                docs/roi.md: the cells RoI pooling reads and the points
   RoIAlign samples for one box (pass your own box, map size, scale and output size)
 
+- segmentation.py (Pillow only, no matplotlib)
+  :func:`palette`, :func:`colorize`, :func:`overlay`     class colours and translucent masks
+  :func:`segmentation_grid`                             image | ground truth | prediction grids
+- detection.py
+  :func:`draw_boxes`, :func:`draw_masks`                boxes with labels and scores, masks
+  :func:`proposals_figure`, :func:`recall_curve_figure` docs/proposals.md: sliding windows vs
+  selective search, recall against the number of proposals
+
 ``docs/make_figures.py`` redraws every figure of the docs (``DOC_FIGURES``).
 """
-from minicv.viz import layers as _layers
+from minicv.viz import detection as _detection, layers as _layers
+from minicv.viz.detection import *  # noqa: F401,F403
 from minicv.viz.layers import *  # noqa: F401,F403
 
-DOC_FIGURES = dict(_layers.DOC_FIGURES)
+DOC_FIGURES = {**_layers.DOC_FIGURES, **_detection.DOC_FIGURES}
 
-__all__ = [*_layers.__all__]
+__all__ = [*_layers.__all__, *_detection.__all__]
