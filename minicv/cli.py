@@ -19,7 +19,8 @@ __all__ = ["main", "command"]
 _COMMANDS: dict = {}
 
 # Modules that register subcommands when imported (later issues append theirs).
-_SUBCOMMAND_MODULES = ["minicv.cli", "minicv.bench.cli"]
+_SUBCOMMAND_MODULES = ["minicv.cli", "minicv.bench.cli", "minicv.engine.cli",
+                       "minicv.proposals.cli"]
 
 
 def command(name: str, help: str, arguments=None):
