@@ -318,4 +318,4 @@ def run(name: str, backend: str = "numpy", size: str = "large", repeat: int = 10
 
 
 # Each module registers its suite when imported (issue 4 adds roi).
-from minicv.bench import core, layers, metrics, roi  # noqa: E402,F401
+from minicv.bench import core, layers, metrics, models, roi  # noqa: E402,F401
