@@ -59,8 +59,20 @@ import threading
 import numpy as np
 from PIL import Image
 
-__all__ = ["Compose", "Resize", "RandomHorizontalFlip", "RandomCrop", "RandomScaleCrop",
-           "Normalize", "masks_to_boxes", "IMAGENET_MEAN", "IMAGENET_STD", "INSTANCE_KEYS"]
+from minicv.ops.masks import masks_to_boxes  # one definition, shared with COCO
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "INSTANCE_KEYS",
+    "Compose",
+    "Normalize",
+    "RandomCrop",
+    "RandomHorizontalFlip",
+    "RandomScaleCrop",
+    "Resize",
+    "masks_to_boxes",
+]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -70,32 +82,6 @@ INSTANCE_KEYS = ("boxes", "labels", "masks", "iscrowd", "difficult", "truncated"
 # ---------------------------------------------------------------------------------------------
 # Helpers on arrays
 # ---------------------------------------------------------------------------------------------
-def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
-    """Tight boxes of instance masks, in continuous coordinates.
-
-    Parameters
-    ----------
-    masks : np.ndarray, bool (K, H, W)
-
-    Returns
-    -------
-    boxes : np.ndarray, float32 (K, 4)
-        (x1, y1, x2, y2) with x1 the first column and x2 the last column + 1 (likewise y), so
-        a one-pixel mask at (row 2, column 3) has the box (3, 2, 4, 3). An empty mask gives
-        (0, 0, 0, 0). (torchvision.ops.masks_to_boxes returns the last column itself.)
-    """
-    masks = np.asarray(masks, bool)
-    height, width = masks.shape[1:]
-    rows = masks.any(axis=2)                                    # (K, H)
-    cols = masks.any(axis=1)                                    # (K, W)
-    y1 = rows.argmax(axis=1)
-    y2 = height - rows[:, ::-1].argmax(axis=1)
-    x1 = cols.argmax(axis=1)
-    x2 = width - cols[:, ::-1].argmax(axis=1)
-    boxes = np.stack([x1, y1, x2, y2], axis=1).astype(np.float32)   # (K, 4)
-    return np.where(rows.any(axis=1)[:, None], boxes, np.float32(0))
-
-
 def _describe(x) -> str:
     if isinstance(x, np.ndarray):
         return f"{x.dtype} array of shape {x.shape}"
