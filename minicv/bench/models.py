@@ -72,7 +72,12 @@ def torch_training_step(torch, twin, optimizer, images, masks):
 
 
 def _problem(ctx: Context, name: str):
-    """The model, its optimiser and the data of one row (minicv side), and the twin's."""
+    """The input images, the minicv step and the PyTorch step (None without PyTorch) of a row.
+
+    The twin is built on the first call of its step, from the weights the minicv model had
+    here: building it runs PyTorch code, whose spinning threads must not overlap the minicv
+    timings (see minicv/bench/__init__.py).
+    """
     s = setting(ctx.size)
     images, images_t = ctx.leaf(ctx.randn(s["batch"], 3, s["height"], s["width"]),
                                 requires_grad=False)
@@ -81,14 +86,21 @@ def _problem(ctx: Context, name: str):
     model = get_model(name, s["num_classes"], preset=s["preset"], rng=0)
     trainable = [p for p in model.parameters() if p.requires_grad]
     forward = training_step(model, optim.Adam(trainable, lr=1e-3), images, masks)
-    torch_forward = None
-    if ctx.torch is not None:
-        from minicv.bench.twins import torch_twin
-        twin = torch_twin(model, device=ctx.torch_device)
-        twin_trainable = [p for p in twin.parameters() if p.requires_grad]
-        torch_forward = torch_training_step(ctx.torch, twin,
-                                            ctx.torch.optim.Adam(twin_trainable, lr=1e-3),
-                                            images_t, masks_t)
+    if ctx.torch is None:
+        return images, forward, None
+    initial = model.state_dict()                          # host copies, before any step
+    built = []
+
+    def torch_forward():
+        if not built:
+            from minicv.bench.twins import torch_twin
+            twin = torch_twin(model, device=ctx.torch_device)
+            twin.load_state_dict({k: ctx.torch.from_numpy(v) for k, v in initial.items()})
+            twin_trainable = [p for p in twin.parameters() if p.requires_grad]
+            built.append(torch_training_step(ctx.torch, twin,
+                                             ctx.torch.optim.Adam(twin_trainable, lr=1e-3),
+                                             images_t, masks_t))
+        return built[0]()
     return images, forward, torch_forward
 
 
@@ -143,11 +155,11 @@ def memory_table(size: str = "large", compare_torch: bool = True) -> str:
         for _ in range(2):                  # the optimiser's moments exist before the measure
             forward().backward()
         row = {"model": name, "shape": ctx.shape(images),
-               "minicv peak MiB": timing.peak_mib(lambda: forward().backward())}
+               "minicv peak MiB": timing.peak_mib(lambda step=forward: step().backward())}
         if torch_forward is not None:
             for _ in range(2):
                 torch_forward().backward()
-            row["torch peak MiB"] = torch_peak_mib(lambda: torch_forward().backward())
+            row["torch peak MiB"] = torch_peak_mib(lambda step=torch_forward: step().backward())
             if row["torch peak MiB"]:
                 row["ratio"] = row["minicv peak MiB"] / row["torch peak MiB"]
         rows.append(row)

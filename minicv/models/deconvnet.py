@@ -57,7 +57,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from minicv import nn
-from minicv.models.vgg import VGG, VGGConfig, check_config, conv_bn_relu
+from minicv.models.vgg import VGG, VGGConfig, as_generator, check_config, conv_bn_relu
 
 __all__ = ["DeconvNetConfig", "DeconvNet", "DecoderStage", "DECODERS"]
 
@@ -146,6 +146,7 @@ class DeconvNet(nn.Module):
         super().__init__()
         self.config = c = DeconvNetConfig() if config is None else config
         check_config(c)
+        rng = as_generator(rng)
         self.name = "deconvnet" if c.decoder == "deconv" else "segnet"
         self.num_classes = num_classes
         self.encoder = VGG(c, rng=rng)

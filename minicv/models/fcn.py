@@ -62,7 +62,7 @@ from dataclasses import dataclass
 
 from minicv import functional as F
 from minicv import nn
-from minicv.models.vgg import VGG, VGGConfig, check_config
+from minicv.models.vgg import VGG, VGGConfig, as_generator, check_config
 
 __all__ = ["FCNConfig", "FCN", "FCN32s", "FCN16s", "FCN8s", "pad_to_multiple",
            "bilinear_upsampling"]
@@ -177,6 +177,7 @@ class FCN(nn.Module):
                              f"and pool5 are scored), got widths {self.config.widths}")
         self.num_classes = num_classes
         self.stride = 2 ** len(self.config.widths)                  # 32
+        rng = as_generator(rng)                 # the subclass's generator, if it made one
         self.backbone = VGG(self.config, rng=rng)
         self.head = fully_convolutional_head(self.config, rng=rng)      # fc6, fc7
         self.score_fr = score_layer(self.config.fc_width, num_classes)
@@ -197,6 +198,7 @@ class FCN32s(FCN):
     name = "fcn32s"
 
     def __init__(self, num_classes: int, config: FCNConfig | None = None, rng=None):
+        rng = as_generator(rng)                 # one generator for every layer
         super().__init__(num_classes, config, rng)
         self.upscore32 = self._final_upsampling(32, rng)
 
@@ -213,6 +215,7 @@ class FCN16s(FCN):
     name = "fcn16s"
 
     def __init__(self, num_classes: int, config: FCNConfig | None = None, rng=None):
+        rng = as_generator(rng)                 # one generator for every layer
         super().__init__(num_classes, config, rng)
         self.score_pool4 = score_layer(self.config.widths[3], num_classes)
         self.upscore2 = bilinear_upsampling(num_classes, 2, rng=rng)
@@ -232,6 +235,7 @@ class FCN8s(FCN):
     name = "fcn8s"
 
     def __init__(self, num_classes: int, config: FCNConfig | None = None, rng=None):
+        rng = as_generator(rng)                 # one generator for every layer
         super().__init__(num_classes, config, rng)
         self.score_pool4 = score_layer(self.config.widths[3], num_classes)
         self.score_pool3 = score_layer(self.config.widths[2], num_classes)

@@ -35,7 +35,8 @@ import numpy as np
 
 from minicv import nn
 
-__all__ = ["VGGConfig", "VGG", "VGGStage", "VGGClassifier", "vgg16", "check_config"]
+__all__ = ["VGGConfig", "VGG", "VGGStage", "VGGClassifier", "vgg16", "check_config",
+           "as_generator"]
 
 
 @dataclass
@@ -59,6 +60,15 @@ class VGGConfig:
         self.widths = tuple(self.widths)
         self.convs = tuple(self.convs)
         check_config(self)
+
+
+def as_generator(rng):
+    """One Generator for all the layers of a network: an int seed handed to each layer would
+    give every layer of the same shape the same weights. None stays None (nn.init's default
+    generator)."""
+    if rng is None or isinstance(rng, np.random.Generator):
+        return rng
+    return np.random.default_rng(rng)
 
 
 def _positive_int(value) -> bool:
@@ -132,7 +142,7 @@ class VGG(nn.Module):
         super().__init__()
         self.config = VGGConfig() if config is None else config
         check_config(self.config)
-        c = self.config
+        c, rng = self.config, as_generator(rng)
         in_channels = (c.in_channels,) + c.widths[:-1]
         self.stages = nn.ModuleList([VGGStage(c_in, width, depth, c.batch_norm, rng)
                                      for c_in, width, depth in zip(in_channels, c.widths,
@@ -162,6 +172,7 @@ class VGGClassifier(nn.Module):
         super().__init__()
         self.config = config
         self.name = "vgg16_bn" if config.batch_norm else "vgg16"
+        rng = as_generator(rng)
         self.features = VGG(config, rng=rng)
         flat = config.widths[-1] * 7 * 7
         self.classifier = nn.Sequential(
