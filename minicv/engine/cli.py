@@ -142,32 +142,30 @@ def _predict_arguments(parser):
 
 
 def read_rgb(path) -> np.ndarray:
-    """An image file as (H, W, 3) uint8 RGB; ValueError naming the file if it cannot be read."""
-    from PIL import Image, UnidentifiedImageError
+    """An image file as (H, W, 3) uint8 RGB (``minicv.data``'s reader); ValueError naming the
+    file if it cannot be decoded."""
+    from minicv.data._io import read_image
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except FileNotFoundError:
-        raise
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ValueError(f"{path}: cannot read the image ({exc})") from exc
+        return read_image(path, op="minicv predict")
+    except ValueError as exc:
+        raise ValueError(f"{path}: cannot read the image ({exc.__cause__ or exc})") from exc
 
 
 def segment_image(model, image: np.ndarray, meta: dict) -> np.ndarray:
     """Class per pixel (H, W) for an (H, W, 3) uint8 image, at the image's own resolution.
 
-    The image is resized to the size the model was trained at (bilinear), normalised as in
-    training, segmented, and the label map resized back (nearest neighbour).
+    The image goes through the validation transforms of training -- resized to the size the
+    model was trained at (bilinear) and normalised with the training mean and std -- is
+    segmented, and the label map is resized back (nearest neighbour).
     """
     from PIL import Image
 
+    from minicv.data import transforms as T
     from minicv.engine.segmentation import predict
     h, w = image.shape[:2]
     size = tuple(meta["size"]) if meta.get("size") else (h, w)
-    resized = np.asarray(Image.fromarray(image).resize((size[1], size[0]), Image.BILINEAR))
-    x = (resized.astype(np.float32) / 255.0 - np.asarray(meta["mean"], np.float32)) \
-        / np.asarray(meta["std"], np.float32)
-    labels = predict(model, x.transpose(2, 0, 1)[None].copy())[0]           # (h', w')
+    x, _ = T.Compose([T.Resize(size), T.Normalize(meta["mean"], meta["std"])])(image, {})
+    labels = predict(model, x[None])[0]                                      # (h', w')
     return np.asarray(Image.fromarray(labels.astype(np.uint8)).resize((w, h), Image.NEAREST),
                       dtype=np.int64)
 

@@ -26,14 +26,11 @@ import numpy as np
 import minicv.functional as F
 from minicv import backend, optim
 from minicv.autograd import Tensor, no_grad
+from minicv.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from minicv.engine.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["TrainConfig", "DataInfo", "make_datasets", "class_weights", "train_step", "evaluate",
            "predict", "fit", "parse_size", "cosine_lr"]
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 
 @dataclass
 class TrainConfig:
