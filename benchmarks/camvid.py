@@ -41,9 +41,15 @@ def main(argv=None) -> int:
 
     from minicv import models, optim
     from minicv.data import DataLoader, collate_segmentation
-    from minicv.engine.segmentation import (TrainConfig, cosine_lr, evaluate, make_datasets,
-                                            parse_size, train_step)
     from minicv.engine.checkpoint import save_checkpoint
+    from minicv.engine.segmentation import (
+        TrainConfig,
+        cosine_lr,
+        evaluate,
+        make_datasets,
+        parse_size,
+        train_step,
+    )
     from minicv.metrics import SegmentationMetrics
     from minicv.nn import init
 

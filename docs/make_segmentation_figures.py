@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     from minicv.viz.segmentation import denormalize, segmentation_grid
 
     columns, val, info = {}, None, None
-    for name in TITLES:
+    for name, title in TITLES.items():
         path = os.path.join(runs, name, "model.npz")
         if not os.path.exists(path):
             continue
@@ -43,9 +43,9 @@ def main(argv=None) -> int:
             images = np.stack([s[0] for s in samples])
             columns["image"] = [denormalize(im, info.mean, info.std) for im in images]
             columns["ground truth"] = [s[1]["mask"] for s in samples]
-        columns[TITLES[name]] = list(predict(model, images))
+        columns[title] = list(predict(model, images))
         result = evaluate(model, val, info).compute()
-        print(f"{TITLES[name]:<10} mIoU {result['miou']:.3f}  pixel acc "
+        print(f"{title:<10} mIoU {result['miou']:.3f}  pixel acc "
               f"{result['pixel_accuracy']:.3f}  boundary acc {result['boundary_accuracy']:.3f}")
     if val is None:
         print(f"no checkpoints under {runs}/<model>/model.npz", file=sys.stderr)

@@ -24,7 +24,7 @@ import numpy as np
 
 from minicv.nn.module import read_npz
 
-__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "CheckpointError", "FORMAT"]
+__all__ = ["FORMAT", "Checkpoint", "CheckpointError", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "minicv-checkpoint/1"
 

@@ -29,8 +29,18 @@ from minicv.autograd import Tensor, no_grad
 from minicv.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from minicv.engine.checkpoint import load_checkpoint, save_checkpoint
 
-__all__ = ["TrainConfig", "DataInfo", "make_datasets", "class_weights", "train_step", "evaluate",
-           "predict", "fit", "parse_size", "cosine_lr"]
+__all__ = [
+    "DataInfo",
+    "TrainConfig",
+    "class_weights",
+    "cosine_lr",
+    "evaluate",
+    "fit",
+    "make_datasets",
+    "parse_size",
+    "predict",
+    "train_step",
+]
 
 @dataclass
 class TrainConfig:
@@ -137,10 +147,10 @@ def make_datasets(cfg: TrainConfig):
     fmt = cfg.format or _detect_format(root)
     if fmt == "camvid":
         size = size or (90, 120)
-        make = lambda split, tf: data.CamVid(root, split=split, transforms=tf)  # noqa: E731
+        make = lambda split, tf: data.CamVid(root, split=split, transforms=tf)
     elif fmt == "voc":
         size = size or (256, 256)
-        make = lambda split, tf: data.VOCSegmentation(root, image_set=split,  # noqa: E731
+        make = lambda split, tf: data.VOCSegmentation(root, image_set=split,
                                                       transforms=tf)
     else:
         raise ValueError(f"--format must be camvid or voc, got {fmt!r}")
@@ -215,9 +225,10 @@ def predict(model, images, batch_size: int = 16) -> np.ndarray:
 def evaluate(model, dataset, info: DataInfo, batch_size: int = 16, boundary_width=2,
              progress: bool = False):
     """Score ``model`` on ``dataset``: a filled :class:`minicv.metrics.SegmentationMetrics`."""
+    from tqdm import tqdm
+
     from minicv.data import DataLoader, collate_segmentation
     from minicv.metrics import SegmentationMetrics
-    from tqdm import tqdm
 
     metrics = SegmentationMetrics(info.num_classes, ignore_index=info.ignore_index,
                                   class_names=info.classes, boundary_width=boundary_width)
@@ -261,9 +272,10 @@ def fit(cfg: TrainConfig, log=print) -> dict:
     Returns a dict with the final validation metrics (``miou``, ``pixel_accuracy``, ...),
     ``history`` (per epoch: loss, seconds, images/s, val mIoU), ``out`` and ``checkpoint``.
     """
+    from tqdm import tqdm
+
     from minicv.data import DataLoader, collate_segmentation
     from minicv.models import get_model
-    from tqdm import tqdm
 
     if cfg.schedule not in ("cosine", "constant"):
         raise ValueError(f"train: --schedule must be cosine or constant, got {cfg.schedule!r}")

@@ -20,8 +20,15 @@ import numpy as np
 
 from minicv import backend
 
-__all__ = ["palette", "colorize", "overlay", "segmentation_grid", "denormalize", "save_png",
-           "IGNORE_COLOR"]
+__all__ = [
+    "IGNORE_COLOR",
+    "colorize",
+    "denormalize",
+    "overlay",
+    "palette",
+    "save_png",
+    "segmentation_grid",
+]
 
 IGNORE_COLOR = (255, 255, 255)
 
