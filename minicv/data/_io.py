@@ -15,12 +15,14 @@ messages start with the caller's name (``op``) and quote the path.
 """
 from __future__ import annotations
 
+import collections
 import os
+import warnings
 
 import numpy as np
 from PIL import Image
 
-__all__ = ["read_image", "read_mask"]
+__all__ = ["read_image", "read_mask", "warn_skipped"]
 
 # Modes whose pixel values are class indices (Pillow's names): 8-bit grey, palette, 1-bit,
 # 32-bit integer and the 16-bit greyscale variants.
@@ -87,3 +89,21 @@ def read_mask(path, op: str = "read_mask") -> np.ndarray:
                 f"{op}: mask file '{os.fspath(path)}' is a {image.mode} image; a mask must have "
                 f"one channel of class indices (a greyscale 'L' or palette 'P' PNG)")
         return np.asarray(image).astype(np.int64)           # (H, W)
+
+
+def warn_skipped(op: str, skipped, clipped, total: int, what: str, source) -> None:
+    """Warn once about every annotation a detection loader skipped or clipped (never silent).
+
+    ``skipped`` is a list of dicts with a ``"reason"``; ``clipped`` a list of the clipped boxes;
+    ``total`` the number of ``what`` ("objects", "annotations") read from ``source``.
+    """
+    notes = []
+    if skipped:
+        reasons = collections.Counter(s["reason"] for s in skipped)
+        notes.append(f"skipped {len(skipped)} of {total} {what} ("
+                     + ", ".join(f"{n} {why}" for why, n in reasons.items()) + ")")
+    if clipped:
+        notes.append(f"clipped {len(clipped)} boxes to the image")
+    if notes:
+        warnings.warn(f"{op}: {'; '.join(notes)} in '{source}'; see dataset.skipped and "
+                      f"dataset.clipped", stacklevel=4)

@@ -78,11 +78,10 @@ import collections
 import json
 import numbers
 import os
-import warnings
 
 import numpy as np
 
-from minicv.data._io import read_image
+from minicv.data._io import read_image, warn_skipped
 from minicv.ops.masks import segmentation_to_mask
 
 __all__ = ["COCODetection"]
@@ -212,7 +211,8 @@ class COCODetection:
             self.annotations[position[image_id]].append(ann)
             self._boxes[position[image_id]].append(clipped)
             self._where[position[image_id]].append(where)
-        self._warn(op, len(annotations))
+        warn_skipped(op, self.skipped, self.clipped, len(annotations), "annotations",
+                     self.annotation_json)
 
     # -- parsing ------------------------------------------------------------------------------
     @staticmethod
@@ -293,18 +293,6 @@ class COCODetection:
         else:
             raise ValueError(f"{op}: '{path}': {where}: field 'segmentation' must be a list of "
                              f"polygons or an RLE dict, got {type(segmentation).__name__}")
-
-    def _warn(self, op: str, total: int) -> None:
-        notes = []
-        if self.skipped:
-            reasons = collections.Counter(s["reason"] for s in self.skipped)
-            notes.append(f"skipped {len(self.skipped)} of {total} annotations ("
-                         + ", ".join(f"{n} {why}" for why, n in reasons.items()) + ")")
-        if self.clipped:
-            notes.append(f"clipped {len(self.clipped)} boxes to the image")
-        if notes:
-            warnings.warn(f"{op}: {'; '.join(notes)} in '{self.annotation_json}'; see "
-                          f"dataset.skipped and dataset.clipped", stacklevel=3)
 
     # -- access -------------------------------------------------------------------------------
     def __len__(self) -> int:

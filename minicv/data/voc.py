@@ -78,12 +78,11 @@ from __future__ import annotations
 
 import collections
 import os
-import warnings
 import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from minicv.data._io import read_image
+from minicv.data._io import read_image, warn_skipped
 
 __all__ = ["VOCDetection", "VOC_CLASSES"]
 
@@ -207,7 +206,8 @@ class VOCDetection:
                 "truncated": np.array([o["truncated"] for o in objects], bool),
             }
             self._records.append(record)
-        self._warn(op)
+        total = sum(len(r["target"]["labels"]) for r in self._records) + len(self.skipped)
+        warn_skipped(op, self.skipped, self.clipped, total, "objects", self.root)
 
     # -- parsing ------------------------------------------------------------------------------
     def _parse(self, op: str, image_id: str, classes) -> dict:
@@ -294,19 +294,6 @@ class VOCDetection:
                                 f"'filename' is {filename!r}); looked for "
                                 f"{', '.join(repr(os.path.basename(p)) for p in tried[:2])}, ... "
                                 f"in '{self.images_dir}'")
-
-    def _warn(self, op: str) -> None:
-        total = sum(len(r["target"]["labels"]) for r in self._records) + len(self.skipped)
-        notes = []
-        if self.skipped:
-            reasons = collections.Counter(s["reason"] for s in self.skipped)
-            notes.append(f"skipped {len(self.skipped)} of {total} objects ("
-                         + ", ".join(f"{n} {why}" for why, n in reasons.items()) + ")")
-        if self.clipped:
-            notes.append(f"clipped {len(self.clipped)} boxes to the image")
-        if notes:
-            warnings.warn(f"{op}: {'; '.join(notes)} in '{self.root}'; see dataset.skipped "
-                          f"and dataset.clipped", stacklevel=3)
 
     # -- access -------------------------------------------------------------------------------
     def __len__(self) -> int:
