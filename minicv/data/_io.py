@@ -106,4 +106,4 @@ def warn_skipped(op: str, skipped, clipped, total: int, what: str, source) -> No
         notes.append(f"clipped {len(clipped)} boxes to the image")
     if notes:
         warnings.warn(f"{op}: {'; '.join(notes)} in '{source}'; see dataset.skipped and "
-                      f"dataset.clipped", stacklevel=4)
+                      f"dataset.clipped", stacklevel=3)
