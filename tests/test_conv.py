@@ -213,6 +213,42 @@ def test_tiles_of_row_bands_and_of_several_images_give_the_same_result(monkeypat
         float((gy * conv2d_ref(x.data, v, None, **options)).sum()), rel=1e-10)
 
 
+@pytest.mark.parametrize("kernel, stride, dilation, regular", [
+    ((3, 3), (1, 1), (1, 1), True),       # every stride-1 convolution: a KH x KW grid
+    ((3, 2), (1, 1), (2, 3), True),       # dilated: the grid's steps are the dilation
+    ((4, 4), (2, 2), (1, 1), True),       # FCN's 2x upsampler: 2x2 shifts of 2x2 phases
+    ((16, 16), (8, 8), (1, 1), True),     # FCN-8s's 8x upsampler
+    ((4, 3), (2, 1), (1, 2), True),       # one axis by phases, the other dilated
+    ((3, 3), (2, 2), (1, 1), False),      # the stride does not divide the kernel
+    ((4, 4), (2, 2), (2, 1), False),      # strided and dilated
+])
+def test_a_regular_tap_grid_is_copied_at_once_with_the_per_tap_loops_results(
+        monkeypatch, kernel, stride, dilation, regular):
+    rng = np.random.default_rng(11)
+    options = dict(stride=stride, padding=(1, 2), dilation=dilation)
+    x = _random(rng, (2, 4, 37, 29))
+    weight = _random(rng, (6, 4) + kernel)
+    out_size = tuple(conv.conv_output_size(s, k, st, 1 if i == 0 else 2, d) for i, (s, k, st, d)
+                     in enumerate(zip(x.shape[2:], kernel, stride, dilation)))
+    plan = conv._plan(x.shape[2:], 4, 6, kernel, stride, options["padding"], dilation, out_size)
+    assert (plan.grid is not None) == regular
+
+    def run():
+        xt, wt = Tensor(x, requires_grad=True), Tensor(weight, requires_grad=True)
+        y = F.conv2d(xt, wt, **options)
+        y.backward(np.cos(np.arange(y.size)).reshape(y.shape))
+        yt = F.conv_transpose2d(Tensor(y.data, requires_grad=True), wt, **options)
+        return y.numpy(), xt.grad, wt.grad, yt.numpy()
+
+    fast = run()
+    monkeypatch.setattr(conv, "_grid", lambda *args: None)   # the per-tap loops
+    slow = run()
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fast[0], conv2d_ref(x, weight, None, **options), rtol=1e-10,
+                               atol=1e-10)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dtypes_are_kept_forward_and_backward(dtype):
     rng = np.random.default_rng(6)

@@ -56,7 +56,8 @@ Copying ``cols`` pixel by pixel, or in runs of OW values, costs more than the pr
 minicv copies long contiguous runs instead:
 
 1. *Phase planes.* Pad x and split it into SH*SW sub-images ("phases"),
-   plane[a, b][i, j] = xpad[i*SH + a, j*SW + b]. Tap (kh, kw) of output (oh, ow) reads
+   plane[a, b][i, j] = xpad[i*SH + a, j*SW + b]. (Padding is one copy into a zero buffer, the phases
+   one transposed copy of it: a space-to-depth.) Tap (kh, kw) of output (oh, ow) reads
    xpad[oh*SH + kh*DH, ow*SW + kw*DW] = plane[a, b][oh + qh, ow + qw] with
    (qh, a) = divmod(kh*DH, SH) and (qw, b) = divmod(kw*DW, SW): a stride-1 read of one plane.
    For stride 1 there is a single plane, the padded input.
@@ -65,7 +66,10 @@ minicv copies long contiguous runs instead:
    the plane at t + qh*WQ + qw, so the tap's whole row of ``cols`` is ONE contiguous slice of
    the flattened plane: building ``cols`` takes KH*KW long copies per channel. The price: the
    last WQ - OW outputs of each row are garbage (they read into the next row) and are cropped,
-   a few percent more arithmetic (2/58 for a 3x3 convolution of 56x56 maps).
+   a few percent more arithmetic (2/58 for a 3x3 convolution of 56x56 maps). When the taps
+   form a regular grid -- stride 1 (with any dilation), or a stride that divides the kernel
+   (FCN's 4x4 stride-2 and 16x16 stride-8 upsamplers) -- the flat offsets of all the taps are
+   one strided view of the planes, and ``cols`` is built by ONE copy of that view.
 3. *Tiles.* The batch goes through a few images at a time (or, for a huge image, a band of
    output rows), so that a tile's columns (about 8 MB, the images side by side in one matrix
    (C_in*KH*KW, n*L)) stay in the CPU cache between their copy and their product, and no
@@ -134,6 +138,7 @@ class _Plan(NamedTuple):
     row: int             # WQ = OW + halo_cols: the length of a plane row and of a wide output row
     halo_rows: int       # max over taps of qh: plane rows a tile reads beyond its output rows
     taps: tuple          # per tap (kh, kw) in row-major order: (a, b, flat offset in plane a, b)
+    grid: tuple | None   # (QH, QW, step_h, step_w) when the taps form a regular grid, else None
 
 
 def _plan(in_size, c_in, c_out, kernel, stride, padding, dilation, out_size) -> _Plan:
@@ -147,7 +152,21 @@ def _plan(in_size, c_in, c_out, kernel, stride, padding, dilation, out_size) -> 
             qw, b = divmod(j * dw, sw)       # tap column j reads plane column ow + qw of phase b
             taps.append((a, b, qh * row + qw))
     return _Plan(c_in, c_out, tuple(kernel), tuple(stride), tuple(padding), tuple(in_size),
-                 tuple(out_size), row, halo_rows, tuple(taps))
+                 tuple(out_size), row, halo_rows, tuple(taps),
+                 _grid(kernel, stride, dilation, row))
+
+
+def _grid(kernel, stride, dilation, row):
+    """The taps as a regular grid, when they form one: (QH, QW, step_h, step_w) such that tap
+    (kh, kw) = (qh*SH + a, qw*SW + b) reads phase plane (a, b) at flat offset
+    qh*step_h + qw*step_w. An axis is regular when its stride is 1 (Q = K taps, DH apart) or
+    its dilation is 1 and the stride divides the kernel (Q = K / S taps, one plane position
+    apart) -- every 3x3 convolution, and the kernel-2s, stride-s upsampling of FCN. Then
+    im2col is ONE strided copy instead of one copy per tap (256 for a 16x16 kernel)."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    if not all(s == 1 or (d == 1 and k % s == 0) for k, s, d in ((kh, sh, dh), (kw, sw, dw))):
+        return None
+    return (kh // sh, kw // sw, dh * row, dw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,45 +221,42 @@ def _scratch(xp, name: str, shape: tuple, dtype):
 # ---------------------------------------------------------------------------------------------
 # Phase planes: padded input <-> SH*SW stride-1 planes, for the rows a tile needs
 # ---------------------------------------------------------------------------------------------
-def _span(size: int, pad: int, stride: int, phase: int, first: int, count: int):
-    """Plane positions i in [first, first + count) of ``phase`` hold input position
-    i*stride + phase - pad. Return (plane slice relative to ``first``, input slice) for those
-    that fall inside [0, size), or None if none does (the rest is zero padding)."""
-    lo = max(first, -((phase - pad) // stride))             # ceil((pad - phase) / stride)
-    hi = min(first + count, (size - 1 + pad - phase) // stride + 1)
+def _padded_span(size: int, pad: int, first: int, count: int):
+    """Positions u in [0, count) of a padded buffer that starts at input position
+    first - pad: (buffer slice, input slice) of those inside [0, size), or None."""
+    lo, hi = max(0, pad - first), min(count, size + pad - first)
     if hi <= lo:
         return None
-    start = lo * stride + phase - pad
-    return slice(lo - first, hi - first), slice(start, start + (hi - lo - 1) * stride + 1, stride)
-
-
-def _plane_spans(plan: _Plan, first_row: int, rows: int):
-    """For each phase (a, b): its (plane rows, plane cols, input rows, input cols) slices, for
-    plane rows [first_row, first_row + rows) and all plane columns."""
-    (h, w), (sh, sw), (ph, pw) = plan.in_size, plan.stride, plan.padding
-    spans = []
-    for a in range(sh):
-        rs = _span(h, ph, sh, a, first_row, rows)
-        for b in range(sw):
-            cs = _span(w, pw, sw, b, 0, plan.row)
-            if rs is not None and cs is not None:
-                spans.append((a, b, rs[0], cs[0], rs[1], cs[1]))
-    return spans
+    return slice(lo, hi), slice(lo + first - pad, hi + first - pad)
 
 
 def _to_planes(xp, x, plan: _Plan, images: slice, r0: int, r1: int):
     """The phase planes a tile of output rows [r0, r1) reads, flattened:
     (n, C_in, SH, SW, (rows + halo + 1) * WQ), with
     planes[n, c, a, b, i*WQ + j] = xpad[n, c, (r0 + i)*SH + a, j*SW + b]
-    (one spare zero row at the end: the garbage outputs of the last row read into it)."""
+    (one spare zero row at the end: the garbage outputs of the last row read into it).
+
+    Stride 1: the planes are the padded input itself, one copy. Otherwise the padded rows of
+    the tile are copied once into a buffer (n, C_in, R*SH, WQ*SW) = (n, C_in, R, SH, WQ, SW),
+    and the phases come out of it by one transposed copy -- two array operations, not SH*SW."""
     sh, sw = plan.stride
-    rows = r1 - r0 + plan.halo_rows
+    (h, w), (ph, pw) = plan.in_size, plan.padding
+    rows = r1 - r0 + plan.halo_rows + 1
     n = images.stop - images.start
-    planes = _scratch(xp, "planes", (n, plan.c_in, sh, sw, rows + 1, plan.row), x.dtype)
-    planes.fill(0)                                           # the zero padding
-    for a, b, prow, pcol, xrow, xcol in _plane_spans(plan, r0, rows):
-        planes[:, :, a, b, prow, pcol] = x[images, :, xrow, xcol]
-    return planes.reshape(n, plan.c_in, sh, sw, (rows + 1) * plan.row)
+    if sh * sw == 1:
+        padded = _scratch(xp, "planes", (n, plan.c_in, rows, plan.row), x.dtype)
+    else:
+        padded = _scratch(xp, "padded", (n, plan.c_in, rows * sh, plan.row * sw), x.dtype)
+    padded.fill(0)                                           # the zero padding
+    span_h = _padded_span(h, ph, r0 * sh, rows * sh)
+    span_w = _padded_span(w, pw, 0, plan.row * sw)
+    if span_h is not None and span_w is not None:
+        padded[:, :, span_h[0], span_w[0]] = x[images, :, span_h[1], span_w[1]]
+    if sh * sw == 1:
+        return padded.reshape(n, plan.c_in, 1, 1, rows * plan.row)
+    planes = _scratch(xp, "planes", (n, plan.c_in, sh, sw, rows, plan.row), x.dtype)
+    planes[...] = padded.reshape(n, plan.c_in, rows, sh, plan.row, sw).transpose(0, 1, 3, 5, 2, 4)
+    return planes.reshape(n, plan.c_in, sh, sw, rows * plan.row)
 
 
 def _add_from_planes(gx, planes, plan: _Plan, images: slice, r0: int, r1: int):
@@ -248,15 +264,19 @@ def _add_from_planes(gx, planes, plan: _Plan, images: slice, r0: int, r1: int):
     A tile of whole images owns its part of gx (zero so far) and assigns it; bands of rows of
     one image overlap by the halo and must add."""
     sh, sw = plan.stride
-    rows = r1 - r0 + plan.halo_rows
+    (h, w), (ph, pw) = plan.in_size, plan.padding
+    rows = r1 - r0 + plan.halo_rows + 1
     n = images.stop - images.start
-    planes = planes.reshape(n, plan.c_in, sh, sw, rows + 1, plan.row)
-    whole_images = r0 == 0 and r1 == plan.out_size[0]
-    for a, b, prow, pcol, xrow, xcol in _plane_spans(plan, r0, rows):
-        if whole_images:
-            gx[images, :, xrow, xcol] = planes[:, :, a, b, prow, pcol]
-        else:
-            gx[images, :, xrow, xcol] += planes[:, :, a, b, prow, pcol]
+    padded = planes.reshape(n, plan.c_in, sh, sw, rows, plan.row).transpose(0, 1, 4, 2, 5, 3)
+    padded = padded.reshape(n, plan.c_in, rows * sh, plan.row * sw)   # a copy when SH*SW > 1
+    span_h = _padded_span(h, ph, r0 * sh, rows * sh)
+    span_w = _padded_span(w, pw, 0, plan.row * sw)
+    if span_h is None or span_w is None:
+        return
+    if r0 == 0 and r1 == plan.out_size[0]:
+        gx[images, :, span_h[1], span_w[1]] = padded[:, :, span_h[0], span_w[0]]
+    else:
+        gx[images, :, span_h[1], span_w[1]] += padded[:, :, span_h[0], span_w[0]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,6 +290,17 @@ def _im2col(xp, x, plan: _Plan, images: slice, r0: int, r1: int):
     planes = _to_planes(xp, x, plan, images, r0, r1)         # (n, C_in, SH, SW, plane size)
     n, length = planes.shape[0], (r1 - r0) * plan.row
     cols = _scratch(xp, "cols", (plan.c_in, len(plan.taps), n, length), x.dtype)
+    if plan.grid is not None:
+        # every tap's slice at once: a strided view (n, C_in, QH, SH, QW, SW, L) whose axes
+        # (QH, SH) and (QW, SW) read as kh = qh*SH + a and kw = qw*SW + b
+        (qh, qw, step_h, step_w), (sh, sw), item = plan.grid, plan.stride, planes.itemsize
+        sn, sc, sa, sb, _ = planes.strides
+        view = xp.lib.stride_tricks.as_strided(
+            planes, shape=(n, plan.c_in, qh, sh, qw, sw, length),
+            strides=(sn, sc, step_h * item, sa, step_w * item, sb, item))
+        cols.reshape(plan.c_in, qh, sh, qw, sw, n, length)[...] = \
+            view.transpose(1, 2, 3, 4, 5, 0, 6)
+        return cols
     for k, (a, b, offset) in enumerate(plan.taps):
         cols[:, k] = planes[:, :, a, b, offset:offset + length].swapaxes(0, 1)
     return cols
@@ -283,8 +314,17 @@ def _col2im_add(xp, gx, dcols, plan: _Plan, images: slice, r0: int, r1: int):
     rows = r1 - r0 + plan.halo_rows
     planes = _scratch(xp, "planes", (n, plan.c_in, sh, sw, (rows + 1) * plan.row), dcols.dtype)
     planes.fill(0)
-    for k, (a, b, offset) in enumerate(plan.taps):
-        planes[:, :, a, b, offset:offset + length] += dcols[:, k].swapaxes(0, 1)
+    if plan.grid is not None and sh * sw > 1:
+        # the SH*SW taps sharing a shift (qh, qw) write different planes: one add for them all
+        qh, qw, step_h, step_w = plan.grid
+        dcols = dcols.reshape(plan.c_in, qh, sh, qw, sw, n, length)
+        for i in range(qh):
+            for j in range(qw):
+                offset = i * step_h + j * step_w
+                planes[..., offset:offset + length] += dcols[:, i, :, j].transpose(3, 0, 1, 2, 4)
+    else:
+        for k, (a, b, offset) in enumerate(plan.taps):
+            planes[:, :, a, b, offset:offset + length] += dcols[:, k].swapaxes(0, 1)
     _add_from_planes(gx, planes, plan, images, r0, r1)
 
 
