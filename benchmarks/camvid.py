@@ -8,8 +8,9 @@ Both frameworks start from the same weights (the twin is a copy of the freshly i
 minicv model), see the same batches in the same order (one minicv DataLoader, seeded; random
 left-right flips), use Adam with the same hyper-parameters and a cosine learning-rate decay over
 the time budget, and are stopped when the training time (evaluation excluded) reaches it. Data: ../shared/data/camvid (SegNet's 11 classes,
-label 11 ignored) at a quarter of the resolution (90x120); frames of sequence 0001TP are held out
-for validation, the others (0006R0, 0016E5) train. Prints one Markdown row.
+label 11 ignored) at a quarter of the resolution (90x120); the 28 frames of the daylight sequence
+0006R0 are held out for validation, the 72 of 0001TP (dusk) and 0016E5 train. Prints one
+Markdown row.
 """
 from __future__ import annotations
 

@@ -171,21 +171,21 @@ def make_camvid(root, frames):
 
 def test_camvid_splits_by_sequence_over_all_folders(tmp_path):
     root = make_camvid(tmp_path / "camvid", {
-        "train": ["0001TP_000010", "0001TP_000020", "0006R0_f00930", "0016E5_00390"],
+        "train": ["0006R0_000010", "0006R0_000020", "0001TP_f00930", "0016E5_00390"],
         "val": ["0016E5_07959"], "test": ["Seq05VD_f00000"]})
     train = CamVid(root, "train")
     val = CamVid(root, "val")
     every = CamVid(root, "all")
     assert len(train) == 4 and len(val) == 2 and len(every) == 6
-    assert val.sequences == {"0001TP": 2}
-    assert train.sequences == {"0006R0": 1, "0016E5": 2, "Seq05VD": 1}
+    assert val.sequences == {"0006R0": 2}
+    assert train.sequences == {"0001TP": 1, "0016E5": 2, "Seq05VD": 1}
     assert not set(train.images) & set(val.images)
     assert train.classes[0] == "Sky" and train.classes[-1] == "Bicyclist"
     assert train.num_classes == 11 and train.ignore_index == 11
     image, target = train[0]
     assert image.shape == (4, 5, 3) and target["mask"].max() <= 11
-    other = CamVid(root, "val", val_sequences=("0006R0", "Seq05VD"))
-    assert other.sequences == {"0006R0": 1, "Seq05VD": 1}
+    other = CamVid(root, "val", val_sequences=("0001TP", "Seq05VD"))
+    assert other.sequences == {"0001TP": 1, "Seq05VD": 1}
     assert "3 frames" not in repr(other) and "2 frames" in repr(other)
 
 
@@ -199,10 +199,10 @@ def test_camvid_errors(tmp_path):
     with pytest.raises(ValueError, match=re.escape(
             "CamVid: split must be 'train', 'val' or 'all', got 'test'")):
         CamVid(tmp_path, "test")
-    root = make_camvid(tmp_path / "a", {"train": ["0006R0_1", "0016E5_2"]})
+    root = make_camvid(tmp_path / "a", {"train": ["0001TP_1", "0016E5_2"]})
     with pytest.raises(ValueError, match=re.escape(
-            f"CamVid: split 'val' of '{root}' is empty: val_sequences=('0001TP',), sequences "
-            f"found: 0006R0 (1), 0016E5 (1)")):
+            f"CamVid: split 'val' of '{root}' is empty: val_sequences=('0006R0',), sequences "
+            f"found: 0001TP (1), 0016E5 (1)")):
         CamVid(root, "val")
     os.remove(root / "trainannot" / "0016E5_2.png")
     with pytest.raises(FileNotFoundError, match=re.escape(
@@ -232,7 +232,7 @@ def test_camvid_errors(tmp_path):
 def test_real_camvid_frames():
     val = CamVid(CAMVID, "val")
     train = CamVid(CAMVID, "train", cache=False)
-    assert len(val) + len(train) == 100 and val.sequences == {"0001TP": 17}
+    assert len(val) + len(train) == 100 and val.sequences == {"0006R0": 28}
     image, target = val[0]
     assert image.shape == (360, 480, 3) and image.dtype == np.uint8
     assert target["mask"].shape == (360, 480) and target["mask"].max() <= 11

@@ -115,7 +115,7 @@ def make_datasets(cfg: TrainConfig):
     """(train, val, DataInfo) for ``cfg.data`` / ``cfg.format`` / ``cfg.size``.
 
     - synthetic: ``SyntheticShapes`` splits "train" and "val" at ``size`` (default 64x64).
-    - camvid: ``CamVid`` split by sequence (frames of 0001TP held out), resized to ``size``
+    - camvid: ``CamVid`` split by sequence (frames of 0006R0 held out), resized to ``size``
       (default 90x120, a quarter of 360x480), ignore label 11.
     - voc: ``VOCSegmentation`` image sets "train" and "val", resized to ``size``
       (default 256x256), ignore label 255.
