@@ -209,6 +209,28 @@ def test_transforms_are_applied():
     assert calls == [2] and image.shape == (8, 64, 3) and list(target) == ["mask"]
 
 
+def test_the_cache_hands_out_copies_of_the_samples_it_drew(monkeypatch):
+    plain = SyntheticShapes("train", num_images=4, seed=2)
+    cached = SyntheticShapes("train", num_images=4, seed=2, cache=True)
+    first = cached[1]
+    drawn = []
+    monkeypatch.setattr(cached, "generate",
+                        lambda index: drawn.append(index) or plain.generate(index))
+    again = cached[1]                                   # from memory: generate is not called
+    assert drawn == []
+    for (image, target) in (first, again):
+        assert image.tobytes() == plain[1][0].tobytes()
+        for key in ("mask", "boxes", "labels", "masks"):
+            assert target[key].tobytes() == plain[1][1][key].tobytes()
+    again[0][:] = 0                                     # a caller scribbling on its sample ...
+    again[1]["mask"][:] = 7
+    image, target = cached[1]                           # ... does not reach the cache
+    assert image.tobytes() == plain[1][0].tobytes()
+    assert target["mask"].tobytes() == plain[1][1]["mask"].tobytes()
+    cached[2]                                           # not drawn yet: generated
+    assert drawn == [2]
+
+
 def test_describe_lists_classes_and_shares():
     text = SyntheticShapes("val", num_images=20).describe()
     assert "20 images of 64x64" in text and "over the first 20 images" in text

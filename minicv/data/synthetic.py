@@ -177,6 +177,12 @@ def _parse_size(image_size) -> tuple[int, int]:
 # ---------------------------------------------------------------------------------------------
 # The dataset
 # ---------------------------------------------------------------------------------------------
+def _copy_sample(image, target):
+    """A copy of a sample that shares no array with it (a transform may change its input)."""
+    return image.copy(), {key: value.copy() if isinstance(value, np.ndarray) else value
+                          for key, value in target.items()}
+
+
 class SyntheticShapes:
     """Seeded, deterministic images of textured shapes (see the module docstring).
 
@@ -194,6 +200,10 @@ class SyntheticShapes:
         Each image has between 1 and ``max_objects`` objects before occlusion removal.
     transforms : callable, optional
         ``transforms(image, target) -> (image, target)``, applied in ``__getitem__``.
+    cache : bool
+        Keep every generated sample in memory (before ``transforms``) and hand out copies, so
+        that later epochs skip the ~1 ms of drawing per 64x64 image. About 60 kB per 64x64
+        sample (the int64 mask dominates): 120 MB for the default 2000 training images.
 
     Attributes
     ----------
@@ -213,7 +223,8 @@ class SyntheticShapes:
     colors = COLORS
 
     def __init__(self, split: str = "train", num_images: int | None = None,
-                 image_size=64, seed: int = 0, max_objects: int = 4, transforms=None):
+                 image_size=64, seed: int = 0, max_objects: int = 4, transforms=None,
+                 cache: bool = False):
         if split not in SPLITS:
             raise ValueError(f"SyntheticShapes: split must be one of {tuple(SPLITS)}, "
                              f"got {split!r}")
@@ -230,6 +241,8 @@ class SyntheticShapes:
         self.seed = int(seed)
         self.max_objects = int(max_objects)
         self.transforms = transforms
+        self.cache = bool(cache)
+        self._cached = {}
         height, width = self.image_size
         self._y = (np.arange(height, dtype=np.float32) + 0.5)[:, None]   # (H, 1) pixel centres
         self._x = (np.arange(width, dtype=np.float32) + 0.5)[None, :]    # (1, W)
@@ -250,7 +263,12 @@ class SyntheticShapes:
         if not 0 <= index < self.num_images:
             raise IndexError(f"SyntheticShapes: index {requested} is out of range for "
                              f"{self.num_images} images")
-        image, target = self.generate(index)
+        if index in self._cached:
+            image, target = _copy_sample(*self._cached[index])
+        else:
+            image, target = self.generate(index)
+            if self.cache:
+                self._cached[index] = _copy_sample(image, target)
         if self.transforms is not None:
             image, target = self.transforms(image, target)
         return image, target

@@ -132,7 +132,7 @@ def make_datasets(cfg: TrainConfig):
             raise ValueError(f"--format {cfg.format} needs --data PATH (a folder)")
         size = size or (64, 64)
         normalize = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)
-        kwargs = {"image_size": size, "seed": cfg.seed}
+        kwargs = {"image_size": size, "seed": cfg.seed, "cache": True}   # drawn once
         train = data.SyntheticShapes(
             "train", num_images=cfg.num_images,
             transforms=T.Compose([T.RandomHorizontalFlip(seed=flip_seed), normalize]), **kwargs)
