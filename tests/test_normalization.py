@@ -149,6 +149,34 @@ def test_evaluation_gradient_is_the_affine_scale(xp):
     np.testing.assert_allclose(gb, gy.sum(axis=0), rtol=1e-12)
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_strided_input_and_a_second_backward(training, xp):
+    # the op works on an (N, C, H*W) view of x and keeps x - mu for backward: a Fortran-ordered
+    # x must give what its C-ordered copy gives, and backward must not consume what it saved
+    rng = np.random.default_rng(6)
+    x, gy = rng.normal(1.0, 2.0, size=(3, 2, 4, 5)), rng.normal(size=(3, 2, 4, 5))
+    weight, bias = np.array([1.5, -0.5]), np.array([0.1, 0.2])
+    results = []
+    for data in (xp.asfortranarray(xp.asarray(x)), xp.ascontiguousarray(xp.asarray(x))):
+        tx = Tensor(data, requires_grad=True)
+        tw, tb = Tensor(xp.asarray(weight), requires_grad=True), Tensor(xp.asarray(bias),
+                                                                         requires_grad=True)
+        y = F.batch_norm(tx, xp.asarray(np.full(2, 0.5)), xp.asarray(np.full(2, 2.0)), tw, tb,
+                         training=training)
+        y.backward(xp.asarray(gy), retain_graph=True)
+        first = [backend.to_cpu(t.grad).copy() for t in (tx, tw, tb)]
+        tx.grad = tw.grad = tb.grad = None
+        y.backward(xp.asarray(gy))
+        for a, t in zip(first, (tx, tw, tb)):
+            np.testing.assert_array_equal(backend.to_cpu(t.grad), a)
+        results.append([y.numpy()] + first)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    expected, _, _ = batch_norm_reference(x, np.full(2, 0.5), np.full(2, 2.0), weight, bias,
+                                          training, 0.1, 1e-5)
+    np.testing.assert_allclose(results[0][0], expected, rtol=1e-10, atol=1e-12)
+
+
 def test_float32_is_preserved_with_its_running_statistics(xp):
     x = Tensor(xp.asarray(np.random.default_rng(4).normal(size=(4, 3, 2, 2)).astype(np.float32)),
                requires_grad=True)
@@ -206,7 +234,7 @@ def test_gradcheck_catches_the_evaluation_formula_used_in_training(monkeypatch):
     assert gradcheck(fn, [x])
 
     def wrong_backward(self, gy):          # treats the batch statistics as constants
-        return gy * self.saved.inv_std, None, None
+        return gy * self.saved.inv_std.reshape(1, -1, 1), None, None   # (C,) -> (1, C, 1)
 
     monkeypatch.setattr(normalization.BatchNorm, "backward", wrong_backward)
     with pytest.raises(GradcheckError, match="gradcheck failed for input 0"):

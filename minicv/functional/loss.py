@@ -31,7 +31,7 @@ import numpy as np
 
 from minicv import backend
 from minicv.autograd import Function, Tensor, _is_float
-from minicv.functional.activation import _log_softmax, _sigmoid
+from minicv.functional.activation import _sigmoid
 
 __all__ = ["cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "mse_loss",
            "smooth_l1_loss"]
@@ -74,9 +74,8 @@ def _reduce_backward(gy, shape, reduction, denominator=None):
 def _class_weights(target, weight, ignore_index, dtype):
     """For class-index targets (N, d1, ...): which are not ignored, the index to gather (0
     where ignored, so that it is in range) and each target's weight w[t] (0 where ignored)."""
-    xp = backend.get_array_module(target)
     valid = target != ignore_index                              # (N, d1, ...)
-    index = xp.where(valid, target, 0)                          # (N, d1, ...)
+    index = target * valid                                      # (N, d1, ...) ignored: 0
     w_t = valid.astype(dtype) if weight is None else weight.astype(dtype)[index] * valid
     return valid, index, w_t
 
@@ -94,6 +93,24 @@ def _gather_classes(a, index):
     return xp.take_along_axis(a, xp.expand_dims(index, 1), axis=1)[:, 0]
 
 
+def _class_positions(index, n_classes):
+    """Flat positions of a[n, index[n, ...], ...] in a C-contiguous (N, C, d1, ...) array.
+
+    With L = d1*d2*... values per class map, element (n, c, l) sits at (n C + c) L + l. Indexing
+    the flattened array with these reads (``a.reshape(-1)[pos]``) or writes
+    (``a.reshape(-1)[pos] = v``) the target-class entries, one per (n, l): faster than
+    take_along_axis / put_along_axis.
+    """
+    xp = backend.get_array_module(index)
+    n = index.shape[0]
+    length = math.prod(index.shape[1:])                         # L
+    rows = xp.arange(0, n * n_classes * length, n_classes * length)   # (N,) n C L
+    pos = index * length                                        # (N, d1, ...) c L
+    pos += rows.reshape((n,) + (1,) * (index.ndim - 1))         # + n C L
+    pos += xp.arange(length).reshape(index.shape[1:])           # + l
+    return pos
+
+
 # ---------------------------------------------------------------------------------------------
 # Functions
 # ---------------------------------------------------------------------------------------------
@@ -101,19 +118,32 @@ class CrossEntropy(Function):
     def forward(self, x, target, weight, ignore_index, reduction, label_smoothing):
         xp = backend.get_array_module(x)
         n_classes = x.shape[1]
-        logp = _log_softmax(x, axis=1)                          # (N, C, d1, ...)
         valid, index, w_t = _class_weights(target, weight, ignore_index, x.dtype)  # (N, d1, ...)
         w_c = 1 if weight is None else weight.astype(x.dtype).reshape(
             (1, n_classes) + (1,) * (x.ndim - 2))               # (1, C, 1, ...) along the classes
-        loss = (1 - label_smoothing) * w_t * -_gather_classes(logp, index)   # (N, d1, ...)
+        # The log-softmax on one new array z, exponentiated in place for backward:
+        #   z = x - max_c x  (<= 0: e^z cannot overflow),  log p = z - log sum_c e^z
+        # p = e^z / sum_c e^z itself is only formed in backward, in the same pass as its scaling.
+        z = x - x.max(axis=1, keepdims=True) if x.size else x.copy()   # (N, C, d1, ...)
+        target_pos = _class_positions(index, n_classes)         # (N, d1, ...) flat positions
+        z_t = z.reshape(-1)[target_pos]                         # (N, d1, ...) z at the target
+        if label_smoothing > 0:
+            z_w = (z * w_c).sum(axis=1)                         # (N, d1, ...) sum_c w_c z_c
+        exp_z = xp.exp(z, out=z)                                # e^z, in place
+        sum_exp = exp_z.sum(axis=1)                             # (N, d1, ...)
+        log_sum_exp = xp.log(sum_exp)                           # (N, d1, ...)
+        logp_t = z_t - log_sum_exp                              # (N, d1, ...) log p at the target
+        loss = (1 - label_smoothing) * w_t * -logp_t            # -w[t] log p[t]
+        w_sum = n_classes if weight is None else w_c.sum()      # sum_c w_c
         if label_smoothing > 0:
             # the uniform part of the smoothed target: -sum_c w_c log p_c, spread over C classes
-            smooth = -(logp * w_c).sum(axis=1)                  # (N, d1, ...)
+            smooth = w_sum * log_sum_exp - z_w                  # (N, d1, ...)
             loss = loss + (label_smoothing / n_classes) * smooth
         loss = xp.where(valid, loss, 0)                         # ignored: exactly 0 (not -0.)
         denominator = xp.asarray(w_t.sum())
-        self.save(p=xp.exp(logp), index=index, valid=valid, w_t=w_t, w_c=w_c,
-                  reduction=reduction, label_smoothing=label_smoothing, denominator=denominator)
+        self.save(exp_z=exp_z, sum_exp=sum_exp, p_t=xp.exp(logp_t), target_pos=target_pos,
+                  valid=valid, w_t=w_t, w_c=w_c, w_sum=w_sum, reduction=reduction,
+                  label_smoothing=label_smoothing, denominator=denominator)
         return _reduce(loss, reduction, denominator)
 
     def backward(self, gy):
@@ -123,12 +153,20 @@ class CrossEntropy(Function):
         #   dloss_i/dx_i = (sum_c q_ic) p_i - q_i     (= w[t_i] (p_i - onehot(t_i)) when s = 0)
         s = self.saved
         xp = backend.get_array_module(gy)
-        n_classes = s.p.shape[1]
-        g = _reduce_backward(gy, s.index.shape, s.reduction, s.denominator)   # (N, d1, ...)
-        q = _one_hot(s.index, n_classes) * xp.expand_dims((1 - s.label_smoothing) * s.w_t, 1)
-        if s.label_smoothing > 0:
-            q = q + (s.label_smoothing / n_classes) * s.w_c * xp.expand_dims(s.valid, 1)
-        gx = xp.expand_dims(g, 1) * (q.sum(axis=1, keepdims=True) * s.p - q)   # (N, C, d1, ...)
+        n_classes = s.exp_z.shape[1]
+        smoothing = s.label_smoothing
+        g = _reduce_backward(gy, s.w_t.shape, s.reduction, s.denominator)   # (N, d1, ...)
+        g_target = g * ((1 - smoothing) * s.w_t)                # (N, d1, ...) 0 where ignored
+        q_sum = g_target                                        # (N, d1, ...) g sum_c q_c
+        if smoothing > 0:
+            g_uniform = g * s.valid * (smoothing / n_classes)   # (N, d1, ...) 0 where ignored
+            q_sum = g_target + s.w_sum * g_uniform
+        # one new (N, C, d1, ...) array, C order so that its reshape(-1) is a view to write into
+        gx = xp.empty(s.exp_z.shape, s.exp_z.dtype)
+        xp.multiply(s.exp_z, xp.expand_dims(q_sum / s.sum_exp, 1), out=gx)   # g p sum_c q_c
+        gx.reshape(-1)[s.target_pos] = s.p_t * q_sum - g_target   # target class: - g (1 - s) w[t]
+        if smoothing > 0:
+            gx -= xp.expand_dims(g_uniform, 1) * s.w_c          # every class: - g (s / C) w_c
         return gx, None
 
 
