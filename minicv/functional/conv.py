@@ -369,34 +369,16 @@ def _conv2d_forward(x, weight, bias, stride, padding, dilation, groups, out_size
     return y
 
 
-def _rotated_transpose(xp, weight, groups):
-    """(C_out, C_in / G, KH, KW) -> (C_in, C_out / G, KH, KW): each group's in and out channels
-    swapped and every kernel rotated by 180 degrees -- the weight of the stride-1 conv2d that
-    is this one's transpose."""
-    c_out, c_group, kh, kw = weight.shape
-    w = weight.reshape(groups, c_out // groups, c_group, kh, kw).swapaxes(1, 2)
-    return xp.ascontiguousarray(w[..., ::-1, ::-1]).reshape(groups * c_group, c_out // groups,
-                                                             kh, kw)
-
-
 def _conv2d_backward_data(gy, weight, x_shape, stride, padding, dilation, groups):
     """The gradient of conv2d for its input: gx = A^T gy, i.e. conv_transpose2d.
 
     gy : (N, C_out, OH, OW); weight : (C_out, C_in / G, KH, KW); x_shape : (N, C_in, H, W).
-    Per tile: dcols = W^T gy (the columns' gradient), then col2im adds each tap back -- or,
-    for stride 1, the forward routine with the rotated, transposed kernel.
+    Per tile: dcols = W^T gy (the columns' gradient), then col2im adds each tap back.
     Returns gx : (N, C_in, H, W), a new array.
     """
     xp = backend.get_array_module(gy, weight)
     n, c_in, h, w = x_shape
     c_out, c_group, kh, kw = weight.shape
-    flipped_padding = ((kh - 1) * dilation[0] - padding[0], (kw - 1) * dilation[1] - padding[1])
-    if tuple(stride) == (1, 1) and min(flipped_padding) >= 0:
-        # Stride 1: gx[h] = sum_k w[k] gy[h + P - k*D] = sum_k' w[K-1-k'] gy[h - P' + k'*D] with
-        # P' = (K-1)*D - P: a conv2d of gy with the kernel rotated by 180 degrees and its in/out
-        # channels swapped. Its im2col is one strided copy; col2im would be KH*KW adds.
-        return _conv2d_forward(gy, _rotated_transpose(xp, weight, groups), None, (1, 1),
-                               flipped_padding, dilation, groups, (h, w))
     plan = _plan((h, w), c_in, c_out, (kh, kw), stride, padding, dilation, gy.shape[2:])
     w_mat_t = weight.reshape(groups, c_out // groups, c_group * kh * kw).swapaxes(1, 2)
     gx = xp.zeros(x_shape, dtype=gy.dtype)                  # w_mat_t: (G, K, C_out/G)
