@@ -119,6 +119,8 @@ def test_fit_writes_checkpoints_pictures_and_a_table(tmp_path, capsys):
     assert [h["epoch"] for h in result["history"]] == [1, 2]
     assert 0.0 <= result["miou"] <= 1.0
     assert any("mIoU" in line for line in lines)
+    assert "Adam lr 0.005 (cosine)" in lines[0]                  # FCN's default rate ...
+    assert load_checkpoint(tmp_path / "run" / "model.npz").meta["train_config"]["lr"] == 5e-3
     # resume continues at epoch 3 from the optimiser state
     lines.clear()
     fit(TrainConfig(model="fcn32s", size=(32, 32), num_images=16, val_images=8, batch_size=8,
@@ -130,6 +132,18 @@ def test_fit_writes_checkpoints_pictures_and_a_table(tmp_path, capsys):
         fit(TrainConfig(model="fcn8s", size=(32, 32), num_images=16, val_images=8,
                         out=str(tmp_path / "x"), progress=False,
                         resume=str(tmp_path / "run" / "epoch_002.npz")), log=lines.append)
+
+
+def test_the_default_learning_rate_depends_on_the_model(tmp_path):
+    lines = []
+    fit(TrainConfig(model="segnet", size=(32, 32), num_images=8, val_images=4, batch_size=8,
+                    epochs=1, out=str(tmp_path / "s"), progress=False), log=lines.append)
+    assert "Adam lr 0.001 (cosine)" in lines[0]                   # ... and DeconvNet/SegNet's
+    lines.clear()
+    fit(TrainConfig(model="segnet", size=(32, 32), num_images=8, val_images=4, batch_size=8,
+                    epochs=1, lr=0.02, out=str(tmp_path / "t"), progress=False),
+        log=lines.append)
+    assert "Adam lr 0.02 (cosine)" in lines[0]
 
 
 def test_cli_train_eval_predict(tmp_path, capsys):

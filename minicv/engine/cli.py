@@ -37,8 +37,9 @@ def _train_arguments(parser):
     parser.add_argument("--epochs", type=int, default=20,
                         help="passes over the data (default 20)")
     parser.add_argument("--batch-size", type=int, default=16, help="images per step (default 16)")
-    parser.add_argument("--lr", type=float, default=5e-3,
-                        help="Adam's peak learning rate, decayed by a cosine (default 5e-3)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="Adam's peak learning rate, decayed by a cosine (default 5e-3 for "
+                             "FCN, 1e-3 for DeconvNet and SegNet)")
     parser.add_argument("--schedule", choices=["cosine", "constant"], default="cosine",
                         help="learning-rate schedule (default cosine)")
     parser.add_argument("--preset", choices=["tiny", "small", "paper"], default=None,
