@@ -3,7 +3,8 @@
 FCN-32s, -16s and -8s compute their class scores on a grid s = 32, 16, 8 pixels apart and
 interpolate them bilinearly to the input size (Long et al. 2015, Sec. 4.2). Whatever they learn,
 their boundaries come from interpolating a coarse grid. This script measures that limit on the
-validation labels themselves -- an "oracle" that knows the answer:
+validation labels themselves -- an "oracle" that knows the answer
+(``minicv.metrics.stride_oracle``):
 
     scores = the class one-hot of the TRUE label map, averaged over each s x s cell
     prediction = argmax of the scores upsampled bilinearly by s (align_corners=False)
@@ -26,32 +27,17 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import minicv.functional as F  # noqa: E402
-from minicv.metrics import SegmentationMetrics  # noqa: E402
+from minicv.metrics import SegmentationMetrics, stride_oracle  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STRIDES = (32, 16, 8, 4, 2)
-
-
-def oracle(masks: np.ndarray, num_classes: int, stride: int, ignore_index=None) -> np.ndarray:
-    """The stride-``stride`` oracle's prediction (N, H, W) for the label maps (N, H, W)."""
-    n, h, w = masks.shape
-    hp, wp = -(-h // stride) * stride, -(-w // stride) * stride        # pad as FCN does
-    onehot = np.zeros((n, num_classes, hp, wp), np.float32)
-    valid = masks != ignore_index if ignore_index is not None else np.ones_like(masks, bool)
-    nn_, yy, xx = np.nonzero(valid)
-    onehot[nn_, masks[valid], yy, xx] = 1.0
-    cells = onehot.reshape(n, num_classes, hp // stride, stride, wp // stride, stride)
-    scores = cells.mean(axis=(3, 5))                                    # (N, K, hp/s, wp/s)
-    up = F.interpolate(scores, size=(hp, wp), mode="bilinear", align_corners=False).numpy()
-    return up[:, :, :h, :w].argmax(axis=1)
 
 
 def table(name: str, masks: np.ndarray, num_classes: int, ignore_index=None) -> list[str]:
     rows = []
     for stride in STRIDES:
         metrics = SegmentationMetrics(num_classes, ignore_index, boundary_width=2)
-        metrics.update(oracle(masks, num_classes, stride, ignore_index), masks)
+        metrics.update(stride_oracle(masks, num_classes, stride, ignore_index), masks)
         result = metrics.compute()
         rows.append(f"| {name} | {masks.shape[1]}x{masks.shape[2]} | {stride} | "
                     f"{result['miou']:.3f} | {result['pixel_accuracy']:.3f} | "

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from minicv import Tensor
 from minicv.metrics import (SegmentationMetrics, boundary_mask, confusion_matrix,
                             frequency_weighted_iou, mean_class_accuracy, mean_iou,
-                            per_class_accuracy, per_class_iou, pixel_accuracy)
+                            per_class_accuracy, per_class_iou, pixel_accuracy, stride_oracle)
 
 # A 3-class example worked by hand (255 = ignore). Counted pixels, (truth, prediction):
 # row 0: (0,0) (0,1) (1,1) (1,1); row 1: (0,0) (2,2) (2,0) (1,1); row 2: two ignored, (2,2) (1,2)
@@ -289,3 +289,69 @@ def test_metrics_errors():
         metrics.update(np.zeros((2, 3, 4, 4), int), np.zeros((2, 4, 4), int))
     with pytest.raises(TypeError, match=r"SegmentationMetrics.update: pred must hold integer"):
         metrics.update(np.zeros((4, 4)), np.zeros((4, 4), int))
+
+
+# ---------------------------------------------------------------------------------------------
+# stride_oracle: the resolution ceiling of a stride-s score map
+# ---------------------------------------------------------------------------------------------
+def _oracle_loop(target, num_classes, stride, ignore_index=None):
+    """Cell votes and bilinear interpolation written out pixel by pixel."""
+    h, w = target.shape
+    hc, wc = -(-h // stride), -(-w // stride)
+    scores = np.zeros((num_classes, hc, wc))
+    for y in range(h):
+        for x in range(w):
+            if target[y, x] != ignore_index:
+                scores[target[y, x], y // stride, x // stride] += 1.0 / stride ** 2
+    out = np.zeros((h, w), np.int64)
+    for y in range(h):
+        for x in range(w):
+            # align_corners=False: output pixel centre y + 0.5 sits at (y + 0.5) / s - 0.5
+            sy = max((y + 0.5) / stride - 0.5, 0.0)
+            sx = max((x + 0.5) / stride - 0.5, 0.0)
+            y0, x0 = min(int(sy), hc - 1), min(int(sx), wc - 1)
+            y1, x1 = min(y0 + 1, hc - 1), min(x0 + 1, wc - 1)
+            ly, lx = sy - y0, sx - x0
+            value = ((1 - ly) * (1 - lx) * scores[:, y0, x0] + (1 - ly) * lx * scores[:, y0, x1]
+                     + ly * (1 - lx) * scores[:, y1, x0] + ly * lx * scores[:, y1, x1])
+            out[y, x] = int(np.argmax(value))
+    return out
+
+
+@pytest.mark.parametrize("stride, shape, ignore_index", [
+    (1, (5, 7), None), (2, (6, 8), None), (4, (9, 10), None), (3, (7, 11), 9), (8, (13, 17), 9)])
+def test_stride_oracle_matches_the_loop(stride, shape, ignore_index):
+    rng = np.random.default_rng(stride)
+    target = rng.integers(0, 3, size=shape)
+    target[rng.random(shape) < 0.5] = 2                      # some large regions
+    if ignore_index is not None:
+        target[0, :] = ignore_index
+    got = stride_oracle(target, 3, stride, ignore_index)
+    expected = _oracle_loop(target, 3, stride, ignore_index)
+    if ignore_index is None and stride == 1:
+        np.testing.assert_array_equal(got, target)
+    np.testing.assert_array_equal(got, expected)
+    batch = stride_oracle(np.stack([target, target[::-1]]), 3, stride, ignore_index)
+    np.testing.assert_array_equal(batch[0], got)
+
+
+def test_stride_oracle_draws_cell_aligned_labels_exactly_and_loses_finer_ones():
+    rng = np.random.default_rng(0)
+    stripes = np.repeat(rng.integers(0, 4, size=(2, 1, 5)), 3, axis=1)  # columns of cells
+    aligned = np.kron(stripes, np.ones((1, 8, 8), np.int64))     # constant on 8x8 cells
+    np.testing.assert_array_equal(stride_oracle(aligned, 4, 8), aligned)
+    corner = np.kron(np.array([[0, 1], [1, 2]]), np.ones((8, 8), np.int64))
+    rounded = stride_oracle(corner, 3, 8)                        # where three classes meet,
+    assert rounded[8, 8] == 1 and (rounded != corner).sum() > 0  # the corner is rounded off
+    thin = np.zeros((16, 16), np.int64)
+    thin[:, 5] = 1                                               # a one-pixel line
+    assert (stride_oracle(thin, 2, 8) == 0).all() and (stride_oracle(thin, 2, 1) == thin).all()
+
+
+def test_stride_oracle_errors():
+    with pytest.raises(ValueError, match=r"stride_oracle: stride must be an integer >= 1, got 0"):
+        stride_oracle(np.zeros((4, 4), np.int64), 2, 0)
+    with pytest.raises(ValueError, match=r"stride_oracle: target must be \(H, W\) or \(N, H, W\)"):
+        stride_oracle(np.zeros(4, np.int64), 2, 2)
+    with pytest.raises(ValueError, match=r"stride_oracle: target holds values outside \[0, 2\)"):
+        stride_oracle(np.full((4, 4), 5), 2, 2)

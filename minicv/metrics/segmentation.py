@@ -43,7 +43,7 @@ from minicv.autograd import Tensor
 
 __all__ = ["confusion_matrix", "pixel_accuracy", "per_class_accuracy", "mean_class_accuracy",
            "per_class_iou", "mean_iou", "frequency_weighted_iou", "boundary_mask",
-           "SegmentationMetrics"]
+           "stride_oracle", "SegmentationMetrics"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,6 +293,74 @@ def boundary_mask(target, width: int, ignore_index: int | None = None) -> np.nda
     if ignore_index is not None:
         band &= target != ignore_index
     return band
+
+
+def stride_oracle(target, num_classes: int, stride: int, ignore_index: int | None = None):
+    """The best an FCN that scores on a stride-``stride`` grid and upsamples bilinearly can do:
+    the prediction made from a PERFECT coarse score map.
+
+    FCN-32s, -16s and -8s (Long et al. 2015) score every ``stride`` x ``stride`` cell and
+    interpolate the scores to the input size. Fed the truth itself -- the class one-hot of
+    ``target`` averaged over each cell (the image padded at the bottom and right to a multiple
+    of ``stride``, as minicv's FCNs pad it) and upsampled by ``stride`` with bilinear
+    interpolation (``align_corners=False``, FCN's initial upsampling) -- the argmax still
+    rounds every boundary to what the coarse grid can express. Scoring it against ``target``
+    (``SegmentationMetrics``) gives the resolution ceiling of that stride on a dataset.
+
+    Parameters
+    ----------
+    target : (N, H, W) or (H, W) integer array or Tensor
+        Ground-truth labels in [0, num_classes), or ``ignore_index``.
+    num_classes : int
+    stride : int
+        >= 1; 1 returns ``target`` (ignored pixels become class 0).
+    ignore_index : int, optional
+        Pixels with this label give no vote to their cell.
+
+    Returns
+    -------
+    int64 NumPy array of ``target``'s shape.
+
+    Notes
+    -----
+    Learnt upsampling can beat this bilinear oracle, most where the grid is coarsest (a
+    trained FCN-32s on 64x64 images paints shapes inside its 2x2 grid); it is a yardstick for
+    "how much does the stride alone cost", not a bound on every network. Boundaries that follow
+    the grid come out exactly, except corners where three or more classes meet (rounded off).
+
+    Examples
+    --------
+    >>> labels = np.array([[0, 0, 1, 1], [0, 0, 1, 1]])
+    >>> stride_oracle(labels, 2, stride=2)       # cell-aligned: drawn exactly
+    array([[0, 0, 1, 1],
+           [0, 0, 1, 1]])
+    >>> stride_oracle(np.array([[0, 1, 1, 1]]), 2, stride=4)   # one cell: one class
+    array([[1, 1, 1, 1]])
+    """
+    op = "stride_oracle"
+    target = _labels(op, "target", target)
+    if target.ndim not in (2, 3):
+        raise ValueError(f"{op}: target must be (H, W) or (N, H, W), got shape {target.shape}")
+    num_classes = _check_num_classes(op, num_classes)
+    if isinstance(stride, bool) or not isinstance(stride, numbers.Integral) or stride < 1:
+        raise ValueError(f"{op}: stride must be an integer >= 1, got {stride!r}")
+    ignore_index = _check_ignore_index(op, ignore_index)
+    scored = target if ignore_index is None else target[target != ignore_index]
+    _check_in_range(op, "target", scored, num_classes, ignore_index)
+    from minicv.functional import interpolate
+
+    labels = target.reshape((-1,) + target.shape[-2:])                 # (N, H, W)
+    n, h, w = labels.shape
+    hp, wp = -(-h // stride) * stride, -(-w // stride) * stride         # padded to the grid
+    onehot = np.zeros((n, num_classes, hp, wp), np.float32)             # (N, K, H', W')
+    valid = labels != ignore_index if ignore_index is not None else np.ones(labels.shape, bool)
+    image, row, col = np.nonzero(valid)
+    onehot[image, labels[valid], row, col] = 1.0
+    cells = onehot.reshape(n, num_classes, hp // stride, stride, wp // stride, stride)
+    scores = cells.mean(axis=(3, 5))                                    # (N, K, H'/s, W'/s)
+    upsampled = interpolate(scores, size=(hp, wp), mode="bilinear", align_corners=False)
+    prediction = upsampled.numpy()[:, :, :h, :w].argmax(axis=1)          # (N, H, W)
+    return prediction.astype(np.int64).reshape(target.shape)
 
 
 # ---------------------------------------------------------------------------------------------
