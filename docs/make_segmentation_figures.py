@@ -1,11 +1,12 @@
 """Draw the pictures of docs/segmentation.md from trained checkpoints.
 
-    minicv train fcn32s && minicv train fcn16s && minicv train fcn8s && minicv train deconvnet
+    minicv train fcn32s && minicv train fcn16s && minicv train fcn8s && minicv train deconvnet &&
+        minicv train segnet
     python docs/make_segmentation_figures.py runs          # reads runs/<model>/model.npz
 
 writes docs/figures/segmentation_fcn_variants.png (image | ground truth | FCN-32s | FCN-16s |
-FCN-8s | DeconvNet on the same validation images) and prints each model's validation mIoU and
-boundary accuracy.
+FCN-8s | DeconvNet | SegNet on the same validation images, for the models trained) and prints
+each model's validation mIoU and boundary accuracy.
 """
 from __future__ import annotations
 
