@@ -65,7 +65,7 @@ import time
 
 import numpy as np
 
-from minicv.data.transforms import masks_to_boxes
+from minicv.data.transforms import _pair, masks_to_boxes
 
 __all__ = ["SyntheticShapes"]
 
@@ -162,12 +162,7 @@ _SHAPES = {"circle": _circle, "rectangle": _rectangle, "triangle": _triangle, "r
 
 
 def _parse_size(image_size) -> tuple[int, int]:
-    size = (image_size, image_size) if isinstance(image_size, (int, np.integer)) else image_size
-    try:
-        height, width = (operator.index(s) for s in size)
-    except (TypeError, ValueError):
-        raise TypeError(f"SyntheticShapes: image_size must be an int or a pair (H, W) of ints, "
-                        f"got {image_size!r}") from None
+    height, width = _pair("SyntheticShapes", "image_size", image_size)
     if height < 16 or width < 16:
         raise ValueError(f"SyntheticShapes: image_size must be at least 16 pixels each way, "
                          f"got (H, W) = ({height}, {width})")
