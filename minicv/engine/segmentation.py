@@ -286,11 +286,11 @@ def fit(cfg: TrainConfig, log=print) -> dict:
 
     if cfg.schedule not in ("cosine", "constant"):
         raise ValueError(f"train: --schedule must be cosine or constant, got {cfg.schedule!r}")
-    lr = DEFAULT_LR.get(cfg.model, 5e-3) if cfg.lr is None else cfg.lr
-    if cfg.epochs < 1 or cfg.batch_size < 1 or lr <= 0:
+    if cfg.lr is None:                          # the model's default; checkpoints record it
+        cfg = replace(cfg, lr=DEFAULT_LR.get(cfg.model, 5e-3))
+    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
         raise ValueError(f"train: --epochs and --batch-size must be >= 1 and --lr > 0, got "
-                         f"{cfg.epochs}, {cfg.batch_size}, {lr}")
-    cfg = replace(cfg, lr=lr)                   # the checkpoints record the rate used
+                         f"{cfg.epochs}, {cfg.batch_size}, {cfg.lr}")
     train_set, val_set, info = make_datasets(cfg)
     out = cfg.out.format(model=cfg.model)
     os.makedirs(out, exist_ok=True)
@@ -302,7 +302,7 @@ def fit(cfg: TrainConfig, log=print) -> dict:
     xp = backend.get_array_module()
     if xp is not np:
         model.to("gpu")
-    optimizer = optim.Adam(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+    optimizer = optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start_epoch = 1
     if cfg.resume:
         ckpt = load_checkpoint(cfg.resume)
@@ -325,7 +325,7 @@ def fit(cfg: TrainConfig, log=print) -> dict:
     log(f"train {cfg.model} ({model.num_parameters():,} parameters) on {info.name}: "
         f"{len(train_set)} training / {len(val_set)} validation images at "
         f"{info.size[0]}x{info.size[1]}, {info.num_classes} classes, batch {cfg.batch_size}, "
-        f"Adam lr {lr:g} ({cfg.schedule}); output in {out}/")
+        f"Adam lr {cfg.lr:g} ({cfg.schedule}); output in {out}/")
     history, result = [], None
     budget = cfg.time_limit * 60.0 if cfg.time_limit else math.inf
     trained, stop = 0.0, False
@@ -341,7 +341,7 @@ def fit(cfg: TrainConfig, log=print) -> dict:
             if cfg.schedule == "cosine":
                 progress = max(step / total_steps, (trained + time.perf_counter() - t0) / budget)
                 for group in optimizer.param_groups:
-                    group["lr"] = cosine_lr(lr, progress)
+                    group["lr"] = cosine_lr(cfg.lr, progress)
             losses.append(train_step(model, optimizer, images, masks, info.ignore_index, weight))
             seen += len(images)
             step += 1

@@ -230,6 +230,17 @@ def _padded_span(size: int, pad: int, first: int, count: int):
     return slice(lo, hi), slice(lo + first - pad, hi + first - pad)
 
 
+def _tile_window(plan: _Plan, r0: int, rows: int):
+    """Where a tile's padded buffer (rows*SH, WQ*SW), starting at padded row r0*SH, meets the
+    input: ((buffer rows, buffer cols), (input rows, input cols)) slices, or None if nowhere."""
+    (h, w), (sh, sw), (ph, pw) = plan.in_size, plan.stride, plan.padding
+    span_h = _padded_span(h, ph, r0 * sh, rows * sh)
+    span_w = _padded_span(w, pw, 0, plan.row * sw)
+    if span_h is None or span_w is None:
+        return None
+    return (span_h[0], span_w[0]), (span_h[1], span_w[1])
+
+
 def _to_planes(xp, x, plan: _Plan, images: slice, r0: int, r1: int):
     """The phase planes a tile of output rows [r0, r1) reads, flattened:
     (n, C_in, SH, SW, (rows + halo + 1) * WQ), with
@@ -240,7 +251,6 @@ def _to_planes(xp, x, plan: _Plan, images: slice, r0: int, r1: int):
     the tile are copied once into a buffer (n, C_in, R*SH, WQ*SW) = (n, C_in, R, SH, WQ, SW),
     and the phases come out of it by one transposed copy -- two array operations, not SH*SW."""
     sh, sw = plan.stride
-    (h, w), (ph, pw) = plan.in_size, plan.padding
     rows = r1 - r0 + plan.halo_rows + 1
     n = images.stop - images.start
     if sh * sw == 1:
@@ -248,10 +258,10 @@ def _to_planes(xp, x, plan: _Plan, images: slice, r0: int, r1: int):
     else:
         padded = _scratch(xp, "padded", (n, plan.c_in, rows * sh, plan.row * sw), x.dtype)
     padded.fill(0)                                           # the zero padding
-    span_h = _padded_span(h, ph, r0 * sh, rows * sh)
-    span_w = _padded_span(w, pw, 0, plan.row * sw)
-    if span_h is not None and span_w is not None:
-        padded[:, :, span_h[0], span_w[0]] = x[images, :, span_h[1], span_w[1]]
+    window = _tile_window(plan, r0, rows)
+    if window is not None:
+        (brows, bcols), (xrows, xcols) = window
+        padded[:, :, brows, bcols] = x[images, :, xrows, xcols]
     if sh * sw == 1:
         return padded.reshape(n, plan.c_in, 1, 1, rows * plan.row)
     planes = _scratch(xp, "planes", (n, plan.c_in, sh, sw, rows, plan.row), x.dtype)
@@ -264,19 +274,18 @@ def _add_from_planes(gx, planes, plan: _Plan, images: slice, r0: int, r1: int):
     A tile of whole images owns its part of gx (zero so far) and assigns it; bands of rows of
     one image overlap by the halo and must add."""
     sh, sw = plan.stride
-    (h, w), (ph, pw) = plan.in_size, plan.padding
     rows = r1 - r0 + plan.halo_rows + 1
     n = images.stop - images.start
     padded = planes.reshape(n, plan.c_in, sh, sw, rows, plan.row).transpose(0, 1, 4, 2, 5, 3)
     padded = padded.reshape(n, plan.c_in, rows * sh, plan.row * sw)   # a copy when SH*SW > 1
-    span_h = _padded_span(h, ph, r0 * sh, rows * sh)
-    span_w = _padded_span(w, pw, 0, plan.row * sw)
-    if span_h is None or span_w is None:
+    window = _tile_window(plan, r0, rows)
+    if window is None:
         return
+    (brows, bcols), (xrows, xcols) = window
     if r0 == 0 and r1 == plan.out_size[0]:
-        gx[images, :, span_h[1], span_w[1]] = padded[:, :, span_h[0], span_w[0]]
+        gx[images, :, xrows, xcols] = padded[:, :, brows, bcols]
     else:
-        gx[images, :, span_h[1], span_w[1]] += padded[:, :, span_h[0], span_w[0]]
+        gx[images, :, xrows, xcols] += padded[:, :, brows, bcols]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,7 +323,7 @@ def _col2im_add(xp, gx, dcols, plan: _Plan, images: slice, r0: int, r1: int):
     rows = r1 - r0 + plan.halo_rows
     planes = _scratch(xp, "planes", (n, plan.c_in, sh, sw, (rows + 1) * plan.row), dcols.dtype)
     planes.fill(0)
-    if plan.grid is not None and sh * sw > 1:
+    if plan.grid is not None:
         # the SH*SW taps sharing a shift (qh, qw) write different planes: one add for them all
         qh, qw, step_h, step_w = plan.grid
         dcols = dcols.reshape(plan.c_in, qh, sh, qw, sw, n, length)
