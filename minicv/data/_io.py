@@ -107,3 +107,11 @@ def warn_skipped(op: str, skipped, clipped, total: int, what: str, source) -> No
     if notes:
         warnings.warn(f"{op}: {'; '.join(notes)} in '{source}'; see dataset.skipped and "
                       f"dataset.clipped", stacklevel=3)
+
+
+def check_index(op: str, index, count: int) -> int:
+    """``index`` (negative counts from the end) as a position in [0, count), or IndexError
+    naming ``op``, the index and the number of images."""
+    if not isinstance(index, (int, np.integer)) or not -count <= index < count:
+        raise IndexError(f"{op}: index {index!r} out of range for {count} images")
+    return int(index) % count

@@ -81,7 +81,7 @@ import os
 
 import numpy as np
 
-from minicv.data._io import read_image, warn_skipped
+from minicv.data._io import check_index, read_image, warn_skipped
 from minicv.ops.masks import segmentation_to_mask
 
 __all__ = ["COCODetection"]
@@ -302,16 +302,10 @@ class COCODetection:
         return (f"COCODetection(annotation_json={self.annotation_json!r}, images={len(self)}, "
                 f"classes={self.num_classes - 1} + background, masks={self.has_masks})")
 
-    def _index(self, index) -> int:
-        n = len(self)
-        if not isinstance(index, (int, np.integer)) or not -n <= index < n:
-            raise IndexError(f"COCODetection: index {index!r} out of range for {n} images")
-        return int(index) % n
-
     def target(self, index) -> dict:
         """The target of image ``index`` (masks decoded) without reading the image or applying
         transforms -- for evaluation and statistics."""
-        index = self._index(index)
+        index = check_index("COCODetection", index, len(self))
         image = self._images[index]
         anns = self.annotations[index]
         target = {
@@ -341,7 +335,7 @@ class COCODetection:
         return target
 
     def __getitem__(self, index):
-        index = self._index(index)
+        index = check_index("COCODetection", index, len(self))
         entry = self._images[index]
         image = read_image(entry["file"], op="COCODetection")
         if image.shape[:2] != (entry["height"], entry["width"]):

@@ -82,7 +82,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from minicv.data._io import read_image, warn_skipped
+from minicv.data._io import check_index, read_image, warn_skipped
 
 __all__ = ["VOCDetection", "VOC_CLASSES"]
 
@@ -303,22 +303,16 @@ class VOCDetection:
         return (f"VOCDetection(root={self.root!r}, images={len(self)}, "
                 f"classes={self.num_classes - 1} + background)")
 
-    def _index(self, index) -> int:
-        n = len(self)
-        if not isinstance(index, (int, np.integer)) or not -n <= index < n:
-            raise IndexError(f"VOCDetection: index {index!r} out of range for {n} images")
-        return int(index) % n
-
     def target(self, index) -> dict:
         """The target of image ``index`` without reading the image or applying transforms
         (for evaluation and statistics). Arrays are fresh copies."""
-        index = self._index(index)
+        index = check_index("VOCDetection", index, len(self))
         target = {k: v.copy() for k, v in self._records[index]["target"].items()}
         target["image_id"] = index
         return target
 
     def __getitem__(self, index):
-        index = self._index(index)
+        index = check_index("VOCDetection", index, len(self))
         record = self._records[index]
         image = read_image(record["image"], op="VOCDetection")
         height, width = image.shape[:2]
