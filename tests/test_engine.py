@@ -8,7 +8,8 @@ from minicv import models, optim
 from minicv.cli import main
 from minicv.engine import (CheckpointError, TrainConfig, fit, load_checkpoint, predict,
                            save_checkpoint, train_step)
-from minicv.engine.segmentation import class_weights, parse_size
+from minicv.engine.segmentation import (DEFAULT_EPOCHS, DEFAULT_LR, UNLIMITED, class_weights,
+                                       parse_size, resolve_defaults)
 from minicv.nn import init
 
 TINY = ["--size", "32", "--num-images", "16", "--val-images", "8", "--batch-size", "8"]
@@ -144,6 +145,28 @@ def test_the_default_learning_rate_depends_on_the_model(tmp_path):
                     epochs=1, lr=0.02, out=str(tmp_path / "t"), progress=False),
         log=lines.append)
     assert "Adam lr 0.02 (cosine)" in lines[0]
+
+
+def test_epochs_default_to_20_or_to_the_time_limit():
+    assert resolve_defaults(TrainConfig()).epochs == DEFAULT_EPOCHS == 20
+    assert resolve_defaults(TrainConfig(time_limit=5)).epochs == UNLIMITED
+    assert resolve_defaults(TrainConfig(time_limit=5, epochs=3)).epochs == 3
+    assert resolve_defaults(TrainConfig(model="deconvnet")).lr == DEFAULT_LR["deconvnet"]
+    with pytest.raises(ValueError, match=r"train: --time-limit must be > 0 minutes, got -1"):
+        resolve_defaults(TrainConfig(time_limit=-1))
+    with pytest.raises(ValueError, match=r"train: --epochs and --batch-size must be >= 1 and "
+                                         r"--lr > 0, got 0, 16, 0.005"):
+        resolve_defaults(TrainConfig(epochs=0))
+
+
+def test_a_time_limit_alone_ends_training(tmp_path):
+    lines = []
+    result = fit(TrainConfig(model="fcn32s", size=(32, 32), num_images=16, val_images=4,
+                             batch_size=8, time_limit=1e-6, out=str(tmp_path / "t"),
+                             progress=False), log=lines.append)
+    assert [h["epoch"] for h in result["history"]] == [1]          # one step, then the limit
+    assert "time limit of 1e-06 min reached" in lines
+    assert (tmp_path / "t" / "epoch_001.npz").exists()
 
 
 def test_cli_train_eval_predict(tmp_path, capsys):

@@ -34,8 +34,9 @@ def _train_arguments(parser):
                         help="'synthetic' (default, built in) or a dataset folder")
     parser.add_argument("--format", choices=["camvid", "voc"], default=None,
                         help="layout of --data (default: detected from the folder)")
-    parser.add_argument("--epochs", type=int, default=20,
-                        help="passes over the data (default 20)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="passes over the data (default 20, or with --time-limit alone: "
+                             "as many as fit in the time)")
     parser.add_argument("--batch-size", type=int, default=16, help="images per step (default 16)")
     parser.add_argument("--lr", type=float, default=None,
                         help="Adam's peak learning rate, decayed by a cosine (default 5e-3 for "
@@ -61,7 +62,8 @@ def _train_arguments(parser):
     parser.add_argument("--resume", default=None, metavar="CHECKPOINT",
                         help="continue from a checkpoint written by an earlier run")
     parser.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
-                        help="stop training after this many minutes (then validate)")
+                        help="stop training after this many minutes (then validate); the "
+                             "cosine schedule then decays over this time")
     parser.add_argument("--workers", type=int, default=0,
                         help="loader threads for decoding images (default 0)")
     parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy",

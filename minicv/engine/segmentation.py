@@ -30,7 +30,9 @@ from minicv.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from minicv.engine.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = [
+    "DEFAULT_EPOCHS",
     "DEFAULT_LR",
+    "UNLIMITED",
     "DataInfo",
     "TrainConfig",
     "class_weights",
@@ -40,12 +42,15 @@ __all__ = [
     "make_datasets",
     "parse_size",
     "predict",
+    "resolve_defaults",
     "train_step",
 ]
 
 # Adam's peak learning rate per model when --lr is not given. FCN trains well at 5e-3; the
 # deeper DeconvNet/SegNet decoders (twice the layers, unpooling) do not learn the classes at that
 # rate -- 5 minutes on the synthetic shapes: 0.19 val mIoU at 5e-3, 0.36 at 1e-3 (RESULTS.md).
+DEFAULT_EPOCHS = 20
+UNLIMITED = sys.maxsize                # epochs when only --time-limit ends training
 DEFAULT_LR = {"fcn32s": 5e-3, "fcn16s": 5e-3, "fcn8s": 5e-3, "deconvnet": 1e-3, "segnet": 1e-3}
 
 
@@ -55,7 +60,7 @@ class TrainConfig:
     model: str = "fcn8s"
     data: str = "synthetic"            # "synthetic" or a folder
     format: str | None = None          # "camvid" | "voc" for a folder
-    epochs: int = 20
+    epochs: int | None = None          # None: 20, or as many as --time-limit allows
     batch_size: int = 16
     lr: float | None = None            # Adam's peak learning rate; None = DEFAULT_LR[model]
     schedule: str = "cosine"           # "cosine" (decays to 0 by the end) | "constant"
@@ -273,6 +278,27 @@ def cosine_lr(peak: float, progress: float) -> float:
     return 0.5 * peak * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
 
 
+def resolve_defaults(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with the defaults that depend on other fields filled in, and checked.
+
+    - ``lr=None``: the model's DEFAULT_LR (checkpoints record the rate actually used).
+    - ``epochs=None``: DEFAULT_EPOCHS, or, under ``--time-limit``, UNLIMITED -- the time alone
+      ends training, and the cosine decays over that time.
+    """
+    if cfg.schedule not in ("cosine", "constant"):
+        raise ValueError(f"train: --schedule must be cosine or constant, got {cfg.schedule!r}")
+    if cfg.lr is None:
+        cfg = replace(cfg, lr=DEFAULT_LR.get(cfg.model, 5e-3))
+    if cfg.epochs is None:
+        cfg = replace(cfg, epochs=DEFAULT_EPOCHS if cfg.time_limit is None else UNLIMITED)
+    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
+        raise ValueError(f"train: --epochs and --batch-size must be >= 1 and --lr > 0, got "
+                         f"{cfg.epochs}, {cfg.batch_size}, {cfg.lr}")
+    if cfg.time_limit is not None and not cfg.time_limit > 0:
+        raise ValueError(f"train: --time-limit must be > 0 minutes, got {cfg.time_limit}")
+    return cfg
+
+
 def fit(cfg: TrainConfig, log=print) -> dict:
     """Train ``cfg.model`` on ``cfg.data``; write checkpoints and pictures into ``cfg.out``.
 
@@ -284,13 +310,7 @@ def fit(cfg: TrainConfig, log=print) -> dict:
     from minicv.data import DataLoader, collate_segmentation
     from minicv.models import get_model
 
-    if cfg.schedule not in ("cosine", "constant"):
-        raise ValueError(f"train: --schedule must be cosine or constant, got {cfg.schedule!r}")
-    if cfg.lr is None:                          # the model's default; checkpoints record it
-        cfg = replace(cfg, lr=DEFAULT_LR.get(cfg.model, 5e-3))
-    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
-        raise ValueError(f"train: --epochs and --batch-size must be >= 1 and --lr > 0, got "
-                         f"{cfg.epochs}, {cfg.batch_size}, {cfg.lr}")
+    cfg = resolve_defaults(cfg)
     train_set, val_set, info = make_datasets(cfg)
     out = cfg.out.format(model=cfg.model)
     os.makedirs(out, exist_ok=True)
@@ -329,13 +349,16 @@ def fit(cfg: TrainConfig, log=print) -> dict:
     history, result = [], None
     budget = cfg.time_limit * 60.0 if cfg.time_limit else math.inf
     trained, stop = 0.0, False
-    total_steps = (cfg.epochs - start_epoch + 1) * len(loader)
+    # the cosine's progress: steps done of all planned, or training time spent of the budget
+    total_steps = (cfg.epochs - start_epoch + 1) * len(loader) if cfg.epochs < UNLIMITED \
+        else math.inf
     step = 0
     checkpoint = None
     for epoch in range(start_epoch, cfg.epochs + 1):
         model.train()
         losses, seen, t0 = [], 0, time.perf_counter()
-        bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch",
+        bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs if cfg.epochs < UNLIMITED else '-'}",
+                   unit="batch",
                    disable=not cfg.progress, file=sys.stderr)
         for images, masks in bar:
             if cfg.schedule == "cosine":
