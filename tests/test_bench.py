@@ -250,3 +250,60 @@ def test_benchmark_script_is_the_command():
     assert header.startswith("minicv 0.1.0 bench core (size small")
     assert [r["op"] for r in rows] == CORE_OPS
 
+
+
+# ---------------------------------------------------------------------------------------------
+# One process per library (--isolate)
+# ---------------------------------------------------------------------------------------------
+def test_isolate_times_each_library_in_its_own_process(capsys):
+    status = main(["bench", "core", "--size", "small", "--repeat", "1", "--warmup", "0",
+                   "--isolate"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    header, columns, rows = parse(out)
+    assert columns == list(bench.COLUMNS) and [r["op"] for r in rows] == CORE_OPS
+    for row in rows:
+        assert_positive(row, ["fwd ms", "fwd+bwd ms", "peak MiB"])
+        if have_torch():
+            assert_positive(row, TORCH_COLUMNS)
+            assert float(row["ratio fwd"]) == pytest.approx(
+                float(row["fwd ms"]) / float(row["torch fwd ms"]), rel=0.01)
+        else:
+            assert [row[c] for c in TORCH_COLUMNS] == ["-"] * 4
+    assert header.endswith("(each library in its own process)") == have_torch()
+    assert header.startswith("minicv 0.1.0 bench core (size small, median of 1 after 0 ")
+
+
+def test_the_minicv_side_never_imports_torch():
+    code = ("import sys; from minicv import bench; "
+            "r = bench.run('core', size='small', repeat=1, warmup=0, side='minicv'); "
+            "print('torch' in sys.modules, r.torch_words, sorted(r.rows[0])[-1])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "False PyTorch comparison off shape"
+
+
+def test_json_report_round_trips(capsys):
+    assert main(["bench", "core", "--size", "small", "--repeat", "1", "--warmup", "0",
+                 "--no-torch", "--json"]) == 0
+    report = bench.Report.from_json(capsys.readouterr().out)
+    assert [r["op"] for r in report.rows] == CORE_OPS
+    assert report.torch_words == "PyTorch comparison off"
+    assert report.header.endswith("| PyTorch comparison off")
+    assert bench.Report.from_json(report.to_json()) == report
+
+
+def test_side_torch_times_only_the_twins():
+    report = bench.run("core", size="small", repeat=1, warmup=0, side="torch")
+    assert [r["op"] for r in report.rows] == CORE_OPS
+    assert all("fwd ms" not in r for r in report.rows)
+    assert all(("torch fwd ms" in r) == have_torch() for r in report.rows)
+    with pytest.raises(ValueError, match=r"bench: side must be one of \('both', 'minicv', "
+                                         r"'torch'\), got 'gpu'"):
+        bench.run("core", size="small", side="gpu")
+
+
+def test_isolate_with_one_side_is_refused(capsys):
+    assert main(["bench", "core", "--isolate", "--side", "torch"]) == 2
+    assert "minicv bench: --isolate times both sides, it cannot be combined with --side torch" \
+        in capsys.readouterr().err

@@ -26,9 +26,19 @@ shape (``y.backward(g)``; a one-element output starts from 1), the same one for 
 interleaved: PyTorch's OpenMP worker threads keep spinning for a while after each call and take
 the cores from the NumPy code that runs next (on 2 cores, minicv's 3x3 conv2d on
 (8, 64, 56, 56) takes 15 ms on its own and 29 ms right after a PyTorch call).
+
+Even that is not enough for the long cases: with PyTorch merely *loaded*, an FCN-8s training
+step of minicv took 365-387 ms against 257-318 ms in a process without it (2 cores). So
+:func:`run_isolated` (``minicv bench SUITE --isolate``) times each side in a fresh Python
+process of its own -- minicv where PyTorch is never imported, then the twins -- and merges the
+two tables. Both processes build the cases from the same seeds, so they see the same data.
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
@@ -41,10 +51,12 @@ from minicv.backend import get_array_module
 from minicv.backend import use as use_backend
 from minicv.bench import timing
 
-__all__ = ["SUITES", "SIZES", "COLUMNS", "Suite", "Case", "Context", "Report", "suite", "run",
-           "measure", "measure_minicv", "measure_torch", "upstream_gradient"]
+__all__ = ["SUITES", "SIZES", "SIDES", "COLUMNS", "Suite", "Case", "Context", "Report", "suite",
+           "run", "run_isolated", "measure", "measure_minicv", "measure_torch",
+           "upstream_gradient"]
 
 SIZES = ("small", "large")
+SIDES = ("both", "minicv", "torch")     # what run() times: both libraries, or one of them
 
 COLUMNS = ("op", "shape", "fwd ms", "fwd+bwd ms", "fwd GFLOP/s", "fwd+bwd GFLOP/s", "peak MiB",
            "torch fwd ms", "torch fwd+bwd ms", "ratio fwd", "ratio fwd+bwd")
@@ -241,13 +253,27 @@ def measure(case: Case, ctx: Context, repeat: int = 10, warmup: int = 2) -> dict
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class Report:
-    """The result of :func:`run`: a header line and one dict per row (keys from COLUMNS)."""
+    """The result of :func:`run`: a header line and one dict per row (keys from COLUMNS).
+
+    ``torch_words`` is the header's last part, what was compared with ("PyTorch 2.x on cpu, 2
+    threads", "PyTorch comparison off", ...).
+    """
     header: str
     rows: list
     columns: Sequence[str] = COLUMNS
+    torch_words: str = ""
 
     def markdown(self) -> str:
         return self.header + "\n\n" + timing.format_table(self.rows, self.columns)
+
+    def to_json(self) -> str:
+        return json.dumps({"header": self.header, "rows": self.rows,
+                           "torch_words": self.torch_words})
+
+    @classmethod
+    def from_json(cls, text: str) -> "Report":
+        data = json.loads(text)
+        return cls(data["header"], data["rows"], torch_words=data["torch_words"])
 
 
 def _torch_for(xp, compare_torch: bool):
@@ -265,8 +291,18 @@ def _torch_for(xp, compare_torch: bool):
     return torch, "cuda", f"PyTorch {torch.__version__} on {torch.cuda.get_device_name()}"
 
 
+def _check(name: str, size: str, repeat: int, warmup: int) -> None:
+    if name not in SUITES:
+        raise ValueError(f"bench: unknown suite {name!r}; known: {', '.join(sorted(SUITES))}")
+    if size not in SIZES:
+        raise ValueError(f"bench: size must be one of {SIZES}, got {size!r}")
+    if repeat < 1 or warmup < 0:
+        raise ValueError(f"bench: repeat must be at least 1 and warmup at least 0, got "
+                         f"repeat={repeat}, warmup={warmup}")
+
+
 def run(name: str, backend: str = "numpy", size: str = "large", repeat: int = 10,
-        warmup: int = 2, compare_torch: bool = True, progress=None) -> Report:
+        warmup: int = 2, compare_torch: bool = True, progress=None, side: str = "both") -> Report:
     """Run benchmark suite ``name`` and return its :class:`Report`.
 
     Parameters
@@ -277,22 +313,20 @@ def run(name: str, backend: str = "numpy", size: str = "large", repeat: int = 10
     repeat, warmup : int     timed calls (the median is reported) and untimed calls before them
     compare_torch : bool     time PyTorch too when it is installed (CUDA when backend is cupy)
     progress : callable, optional    called with each case's op name before it is measured
+    side : str               "both" (default); "minicv" or "torch" times that side only (the
+                             other side's cells stay empty): :func:`run_isolated`'s processes
 
-    Raises ValueError for an unknown suite or size or a repeat below 1, and
+    Raises ValueError for an unknown suite, size or side or a repeat below 1, and
     minicv.backend.BackendError when "cupy" is asked for and cannot be used.
     """
-    if name not in SUITES:
-        raise ValueError(f"bench: unknown suite {name!r}; known: {', '.join(sorted(SUITES))}")
-    if size not in SIZES:
-        raise ValueError(f"bench: size must be one of {SIZES}, got {size!r}")
-    if repeat < 1 or warmup < 0:
-        raise ValueError(f"bench: repeat must be at least 1 and warmup at least 0, got "
-                         f"repeat={repeat}, warmup={warmup}")
+    _check(name, size, repeat, warmup)
+    if side not in SIDES:
+        raise ValueError(f"bench: side must be one of {SIDES}, got {side!r}")
     previous = current_backend()
     use_backend(backend)   # arrays and parameters made from nothing land on this backend
     try:
         xp = get_array_module()
-        torch, torch_device, torch_words = _torch_for(xp, compare_torch)
+        torch, torch_device, torch_words = _torch_for(xp, compare_torch and side != "minicv")
         torchvision = None if torch is None else timing.find_torchvision()
         if torchvision is not None:
             torch_words += f", torchvision {torchvision.__version__}"
@@ -307,14 +341,64 @@ def run(name: str, backend: str = "numpy", size: str = "large", repeat: int = 10
             if progress is not None:
                 progress(case.op)
             gradients.append(upstream_gradient(case))
-            rows.append(measure_minicv(case, ctx, gradients[-1], repeat, warmup))
+            rows.append(measure_minicv(case, ctx, gradients[-1], repeat, warmup)
+                        if side != "torch" else {"op": case.op, "shape": case.shape})
             cases.append(case)
         for case, g_host, row in zip(cases, gradients, rows):
             row.update(measure_torch(case, ctx, g_host, repeat, warmup))
             _with_ratios(row)
     finally:
         use_backend(previous)
-    return Report(header, rows)
+    return Report(header, rows, torch_words=torch_words)
+
+
+def _run_child(name: str, side: str, backend: str, size: str, repeat: int, warmup: int,
+               compare_torch: bool) -> Report:
+    """``run(..., side=side)`` in a fresh ``python -m minicv bench ... --json`` process.
+
+    Its progress lines go to this process's stderr as they come; its report comes back as JSON
+    on stdout. Raises RuntimeError naming the command when it fails.
+    """
+    command = [sys.executable, "-m", "minicv", "bench", name, "--side", side, "--json",
+               "--backend", backend, "--size", size, "--repeat", str(repeat),
+               "--warmup", str(warmup)] + ([] if compare_torch else ["--no-torch"])
+    # the child imports this very minicv, installed or not (benchmarks/*.py run from a checkout)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(minicv.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [here] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench: the {side} process of suite {name!r} failed (exit "
+                           f"{done.returncode}): {' '.join(command)}")
+    return Report.from_json(done.stdout)
+
+
+def run_isolated(name: str, backend: str = "numpy", size: str = "large", repeat: int = 10,
+                 warmup: int = 2, compare_torch: bool = True) -> Report:
+    """:func:`run`, with minicv and PyTorch each timed in a fresh process of its own.
+
+    First a process that times minicv and never imports PyTorch, then (when ``compare_torch``)
+    one that times the twins; the rows are merged by position (both processes build the same
+    cases from the same seeds) and the ratios computed here. Only built-in suites (those
+    registered when ``minicv.bench`` is imported) exist in the child processes. Parameters and
+    errors as for :func:`run`, plus RuntimeError when a child process fails.
+    """
+    _check(name, size, repeat, warmup)
+    mine = _run_child(name, "minicv", backend, size, repeat, warmup, compare_torch=False)
+    if not compare_torch:
+        return mine
+    theirs = _run_child(name, "torch", backend, size, repeat, warmup, compare_torch=True)
+    if [(r["op"], r["shape"]) for r in mine.rows] != \
+            [(r["op"], r["shape"]) for r in theirs.rows]:
+        raise RuntimeError(f"bench: the minicv and torch processes of suite {name!r} built "
+                           f"different cases")
+    for row, twin in zip(mine.rows, theirs.rows):
+        row.update({k: v for k, v in twin.items() if k.startswith("torch ")})
+        _with_ratios(row)
+    timed = any(key.startswith("torch ") for row in theirs.rows for key in row)
+    words = theirs.torch_words + (" (each library in its own process)" if timed else "")
+    header = mine.header[:len(mine.header) - len(mine.torch_words)] + words
+    return Report(header, mine.rows, torch_words=words)
 
 
 # Each module registers its suite when imported (issue 4 adds roi).

@@ -4,6 +4,7 @@
     minicv bench layers --size small          # tiny shapes: a smoke test in seconds
     minicv bench core --backend cupy          # on the GPU (+ PyTorch CUDA when available)
     OMP_NUM_THREADS=2 minicv bench layers     # pin NumPy's BLAS and PyTorch to 2 threads
+    minicv bench models --isolate             # minicv and PyTorch each in a process of its own
 """
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ def _arguments(parser):
                         help="untimed runs before timing (default 2)")
     parser.add_argument("--no-torch", action="store_true",
                         help="skip the PyTorch comparison even when PyTorch is installed")
+    parser.add_argument("--isolate", action="store_true",
+                        help="time minicv and PyTorch each in a fresh process of its own "
+                             "(a loaded PyTorch slows NumPy code down)")
+    parser.add_argument("--side", choices=list(bench.SIDES), default="both",
+                        help="time both libraries (default) or only one of them")
+    parser.add_argument("--json", action="store_true",
+                        help="print the report as JSON instead of a Markdown table")
     parser.add_argument("--list", action="store_true", help="list the suites and exit")
 
 
@@ -48,16 +56,26 @@ def _bench(args) -> int:
         print(f"minicv bench: --repeat must be at least 1 and --warmup at least 0, got "
               f"{args.repeat} and {args.warmup}", file=sys.stderr)
         return 2
+    if args.isolate and args.side != "both":
+        print(f"minicv bench: --isolate times both sides, it cannot be combined with --side "
+              f"{args.side}", file=sys.stderr)
+        return 2
 
     def progress(op):
         print(f"minicv bench {args.suite}: {op}", file=sys.stderr, flush=True)
 
     try:
-        report = bench.run(args.suite, backend=args.backend, size=args.size, repeat=args.repeat,
-                           warmup=args.warmup, compare_torch=not args.no_torch,
-                           progress=progress)
-    except BackendError as exc:          # --backend cupy without CuPy or without a GPU
+        if args.isolate:
+            report = bench.run_isolated(args.suite, backend=args.backend, size=args.size,
+                                        repeat=args.repeat, warmup=args.warmup,
+                                        compare_torch=not args.no_torch)
+        else:
+            report = bench.run(args.suite, backend=args.backend, size=args.size,
+                               repeat=args.repeat, warmup=args.warmup,
+                               compare_torch=not args.no_torch, progress=progress,
+                               side=args.side)
+    except (BackendError, RuntimeError) as exc:   # no CuPy or no GPU; a failed child process
         print(f"minicv bench: {exc}", file=sys.stderr)
         return 2
-    print(report.markdown())
+    print(report.to_json() if args.json else report.markdown())
     return 0
