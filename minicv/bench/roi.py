@@ -15,9 +15,9 @@ Small shapes: the same cases on (2, 8, 13, 13) features of a 208x208 image, 32 r
 
 The boxes are drawn by :func:`random_boxes` with fixed seeds (rois: seed 1, their batch indices
 seed 2; nms boxes seed 3, scores uniform in [0, 1) seed 4), sides from 1/50 to 1/2 of the image
-(16 to 400 pixels at 800x800), so every run and both libraries see the same boxes. torchvision is the twin when it is installed next to PyTorch (same thread
-count; its CPU RoI kernels are single-threaded loops over the output); without it the PyTorch
-columns read "-".
+(16 to 400 pixels at 800x800), so every run and both libraries see the same boxes. torchvision
+is the twin when it is installed next to PyTorch (same thread count; its CPU RoI kernels are
+single-threaded loops over the output); without it the PyTorch columns read "-".
 """
 from __future__ import annotations
 

@@ -30,8 +30,8 @@ import tracemalloc
 
 import numpy as np
 
-__all__ = ["threads", "find_torch", "find_torchvision", "synchronizer", "torch_synchronizer", "time_ms", "peak_mib",
-           "describe_device", "format_table", "print_table"]
+__all__ = ["threads", "find_torch", "find_torchvision", "synchronizer", "torch_synchronizer",
+           "time_ms", "peak_mib", "describe_device", "format_table", "print_table"]
 
 
 # ---------------------------------------------------------------------------------------------
