@@ -4,13 +4,21 @@ twin, then score it on held-out frames.
     python benchmarks/camvid.py --model fcn8s --framework minicv --minutes 8
     python benchmarks/camvid.py --model fcn8s --framework torch --minutes 8     # needs torch
 
+The same comparison on the built-in synthetic shapes, for a fixed number of steps (the "tiny"
+preset there, as ``minicv train``), with a model option:
+
+    python benchmarks/camvid.py --data synthetic --model deconvnet --framework torch \
+        --steps 625 --batch-size 16 --lr 1e-3 [--convs 2,2,2,2,2]
+
 Both frameworks start from the same weights (the twin is a copy of the freshly initialised
 minicv model), see the same batches in the same order (one minicv DataLoader, seeded; random
 left-right flips), use Adam with the same hyper-parameters and a cosine learning-rate decay over
-the time budget, and are stopped when the training time (evaluation excluded) reaches it. Data: ../shared/data/camvid (SegNet's 11 classes,
-label 11 ignored) at a quarter of the resolution (90x120); the 28 frames of the daylight sequence
-0006R0 are held out for validation, the 72 of 0001TP (dusk) and 0016E5 train. Prints one
-Markdown row.
+the time budget (or the steps), and are stopped when the training time (evaluation excluded)
+reaches it. Data: ../shared/data/camvid (SegNet's 11 classes, label 11 ignored) at a quarter of
+the resolution (90x120); the 28 frames of the daylight sequence 0006R0 are held out for
+validation, the 72 of 0001TP (dusk) and 0016E5 train. Prints one Markdown row: model,
+framework, minutes trained, steps, images/s, held-out mIoU, pixel and boundary accuracy, and
+the train/validation sizes.
 """
 from __future__ import annotations
 
@@ -31,6 +39,12 @@ def main(argv=None) -> int:
                                                              "deconvnet", "segnet"])
     parser.add_argument("--framework", default="minicv", choices=["minicv", "torch"])
     parser.add_argument("--minutes", type=float, default=8.0)
+    parser.add_argument("--steps", type=int, default=None,
+                        help="train for this many steps instead of --minutes")
+    parser.add_argument("--preset", default=None,
+                        help="model size (default: tiny on synthetic data, small on CamVid)")
+    parser.add_argument("--convs", default=None,
+                        help="convolutions per VGG stage, e.g. 2,2,2,2,2 (default: the preset's)")
     parser.add_argument("--data", default=DEFAULT_DATA)
     parser.add_argument("--size", default="90x120")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -54,17 +68,25 @@ def main(argv=None) -> int:
     from minicv.metrics import SegmentationMetrics
     from minicv.nn import init
 
-    if not os.path.isdir(args.data):
+    synthetic = args.data == "synthetic"
+    if not synthetic and not os.path.isdir(args.data):
         print(f"no CamVid folder at {args.data}", file=sys.stderr)
         return 2
-    cfg = TrainConfig(model=args.model, data=args.data, format="camvid",
-                      size=parse_size(args.size), seed=args.seed)
+    if synthetic:
+        cfg = TrainConfig(model=args.model, seed=args.seed)
+    else:
+        cfg = TrainConfig(model=args.model, data=args.data, format="camvid",
+                          size=parse_size(args.size), seed=args.seed)
     train_set, val_set, info = make_datasets(cfg)
     init.manual_seed(args.seed)
-    model = models.get_model(args.model, info.num_classes)
+    options = {} if args.convs is None else {"convs": tuple(int(c) for c in
+                                                           args.convs.split(","))}
+    model = models.get_model(args.model, info.num_classes,
+                             preset=args.preset or ("tiny" if synthetic else "small"), **options)
     loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True,
                         collate_fn=collate_segmentation, seed=args.seed)
-    budget = args.minutes * 60.0
+    budget = args.minutes * 60.0 if args.steps is None else float("inf")
+    max_steps = args.steps if args.steps is not None else float("inf")
 
     if args.framework == "minicv":
         opt = optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -87,11 +109,11 @@ def main(argv=None) -> int:
             twin.train()
             loss = torch.nn.functional.cross_entropy(
                 twin(torch.from_numpy(images)), torch.from_numpy(masks),
-                ignore_index=info.ignore_index)
+                ignore_index=-100 if info.ignore_index is None else info.ignore_index)
             opt_t.zero_grad()
             loss.backward()
             opt_t.step()
-            return float(loss)
+            return float(loss.detach())
 
         def score():
             twin.eval()
@@ -106,16 +128,16 @@ def main(argv=None) -> int:
 
     groups = opt.param_groups if args.framework == "minicv" else opt_t.param_groups
     trained, steps, epochs, losses = 0.0, 0, 0, []
-    while trained < budget:
+    while trained < budget and steps < max_steps:
         epochs += 1
         for images, masks in loader:
-            for group in groups:                   # cosine decay over the time budget
-                group["lr"] = cosine_lr(args.lr, trained / budget)
+            for group in groups:                   # cosine decay over the time or the steps
+                group["lr"] = cosine_lr(args.lr, max(trained / budget, steps / max_steps))
             t0 = time.perf_counter()
             losses.append(step(images, masks))
             trained += time.perf_counter() - t0
             steps += 1
-            if trained >= budget:
+            if trained >= budget or steps >= max_steps:
                 break
         print(f"epoch {epochs}: {trained / 60:.2f} min, loss {np.mean(losses[-10:]):.3f}",
               file=sys.stderr, flush=True)
@@ -127,8 +149,9 @@ def main(argv=None) -> int:
                                            "classes": list(info.classes),
                                            "ignore_index": info.ignore_index,
                                            "size": list(info.size), "mean": list(info.mean),
-                                           "std": list(info.std), "data": "camvid"})
-    print(f"| {args.model} | {args.framework} | {args.minutes:g} | {steps} | "
+                                           "std": list(info.std),
+                                           "data": "synthetic" if synthetic else "camvid"})
+    print(f"| {args.model} | {args.framework} | {trained / 60:.2f} | {steps} | "
           f"{steps * args.batch_size / trained:.1f} | {result['miou']:.3f} | "
           f"{result['pixel_accuracy']:.3f} | {result['boundary_accuracy']:.3f} | "
           f"{len(train_set)}/{len(val_set)} |")
