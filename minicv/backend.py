@@ -253,8 +253,10 @@ def keep_freed_memory(limit: int = 1 << 30) -> bool:
 
     It raises glibc's ``M_MMAP_THRESHOLD`` and ``M_TRIM_THRESHOLD`` to ``limit`` bytes (see
     ``man mallopt``): requests below it come from the heap, and the heap keeps up to that much
-    free memory. Process-wide and permanent: the ``minicv`` command calls it at start; call it
-    yourself at the top of a training script if you want the same.
+    free memory. The price: the process's resident memory stays at its peak between steps
+    instead of falling back (the peak itself does not grow: 413 against 417 MiB over 15 such
+    DeconvNet steps). Process-wide and permanent: the ``minicv`` command calls it at start;
+    call it yourself at the top of a training script if you want the same.
     """
     import ctypes
     import ctypes.util
