@@ -9,7 +9,8 @@ from minicv.cli import main
 from minicv.engine import (CheckpointError, TrainConfig, fit, load_checkpoint, predict,
                            save_checkpoint, train_step)
 from minicv.engine.segmentation import (DEFAULT_EPOCHS, DEFAULT_LR, UNLIMITED, class_weights,
-                                       parse_size, resolve_defaults)
+                                       make_datasets, parse_size, resolve_defaults)
+from minicv.metrics import SegmentationMetrics, stride_oracle
 from minicv.nn import init
 
 TINY = ["--size", "32", "--num-images", "16", "--val-images", "8", "--batch-size", "8"]
@@ -122,6 +123,14 @@ def test_fit_writes_checkpoints_pictures_and_a_table(tmp_path, capsys):
     assert any("mIoU" in line for line in lines)
     assert "Adam lr 0.005 (cosine)" in lines[0]                  # FCN's default rate ...
     assert load_checkpoint(tmp_path / "run" / "model.npz").meta["train_config"]["lr"] == 5e-3
+    # the end names the resolution ceiling of FCN-32s's stride on the same validation labels
+    _, val_set, info = make_datasets(TrainConfig(size=(32, 32), val_images=8))
+    masks = np.stack([val_set[i][1]["mask"] for i in range(len(val_set))])
+    expected = SegmentationMetrics(6)
+    expected.update(stride_oracle(masks, 6, 32), masks)
+    assert result["stride_ceiling"] == pytest.approx(expected.compute()["miou"])
+    assert any(line.startswith("\nresolution ceiling of a stride-32 network on these labels")
+               and line.endswith(f"mIoU {result['stride_ceiling']:.4f}") for line in lines)
     # resume continues at epoch 3 from the optimiser state
     lines.clear()
     fit(TrainConfig(model="fcn32s", size=(32, 32), num_images=16, val_images=8, batch_size=8,
@@ -140,6 +149,7 @@ def test_the_default_learning_rate_depends_on_the_model(tmp_path):
     fit(TrainConfig(model="segnet", size=(32, 32), num_images=8, val_images=4, batch_size=8,
                     epochs=1, out=str(tmp_path / "s"), progress=False), log=lines.append)
     assert "Adam lr 0.001 (cosine)" in lines[0]                   # ... and DeconvNet/SegNet's
+    assert not any("resolution ceiling" in line for line in lines)   # SegNet decodes to stride 1
     lines.clear()
     fit(TrainConfig(model="segnet", size=(32, 32), num_images=8, val_images=4, batch_size=8,
                     epochs=1, lr=0.02, out=str(tmp_path / "t"), progress=False),

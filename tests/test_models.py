@@ -399,3 +399,10 @@ def test_get_model_takes_a_config_object_and_overrides():
 def test_bad_requests_are_clear_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_output_stride_names_the_finest_score_map_each_fcn_upsamples():
+    strides = {name: getattr(models.get_model(name, 3, preset="tiny", rng=0), "output_stride",
+                             None) for name in models.MODELS}
+    assert strides == {"fcn32s": 32, "fcn16s": 16, "fcn8s": 8, "deconvnet": None,
+                       "segnet": None}

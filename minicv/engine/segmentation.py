@@ -43,6 +43,7 @@ __all__ = [
     "parse_size",
     "predict",
     "resolve_defaults",
+    "stride_ceiling",
     "train_step",
 ]
 
@@ -157,15 +158,14 @@ def make_datasets(cfg: TrainConfig):
     if not os.path.isdir(root):
         raise FileNotFoundError(f"--data {root}: no such folder")
     fmt = cfg.format or _detect_format(root)
-    if fmt == "camvid":
-        size = size or (90, 120)
-        make = lambda split, tf: data.CamVid(root, split=split, transforms=tf)
-    elif fmt == "voc":
-        size = size or (256, 256)
-        make = lambda split, tf: data.VOCSegmentation(root, image_set=split,
-                                                      transforms=tf)
-    else:
+    if fmt not in ("camvid", "voc"):
         raise ValueError(f"--format must be camvid or voc, got {fmt!r}")
+    size = size or ((90, 120) if fmt == "camvid" else (256, 256))
+
+    def make(split, tf):
+        if fmt == "camvid":
+            return data.CamVid(root, split=split, transforms=tf)
+        return data.VOCSegmentation(root, image_set=split, transforms=tf)
     normalize = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)
     train = make("train", T.Compose([T.Resize(size), T.RandomHorizontalFlip(seed=flip_seed),
                                      normalize]))
@@ -399,10 +399,36 @@ def fit(cfg: TrainConfig, log=print) -> dict:
                                         _summary(result)), optimizer)
     metrics = evaluate(model, val_set, info, cfg.batch_size, cfg.boundary_width)
     log("\nvalidation (" + f"{len(val_set)} images):\n" + metrics.table())
+    ceiling = stride_ceiling(model, val_set, info)
+    if ceiling is not None:
+        log(f"\nresolution ceiling of a stride-{model.output_stride} network on these labels "
+            f"(a perfect stride-{model.output_stride} score map upsampled bilinearly, "
+            f"minicv.metrics.stride_oracle): mIoU {ceiling:.4f}")
     grid = save_prediction_grid(model, val_set, info, os.path.join(out, "predictions.png"))
     log(f"\ncheckpoint: {final}\npictures:   {grid}")
     return {**_summary(result), "iou": np.asarray(result["iou"]).tolist(), "history": history,
-            "out": out, "checkpoint": final, "minutes": trained / 60}
+            "out": out, "checkpoint": final, "minutes": trained / 60,
+            "stride_ceiling": ceiling}
+
+
+def stride_ceiling(model, dataset, info: DataInfo) -> float | None:
+    """The validation mIoU of ``minicv.metrics.stride_oracle`` at the model's output stride --
+    what a PERFECT coarse score map would score after FCN's bilinear upsampling -- or None for
+    a model that decodes to full resolution (no ``output_stride``, or stride 1).
+
+    Printed at the end of ``minicv train`` for the FCNs: it says how much of the gap to 1.0 is
+    the stride's, not the training's (docs/segmentation.md, "How fine can a stride-s FCN
+    draw?").
+    """
+    stride = getattr(model, "output_stride", 1)
+    if stride <= 1 or len(dataset) == 0:
+        return None
+    from minicv.metrics import SegmentationMetrics, stride_oracle
+    metrics = SegmentationMetrics(info.num_classes, info.ignore_index)
+    for index in range(len(dataset)):
+        mask = np.asarray(dataset[index][1]["mask"])
+        metrics.update(stride_oracle(mask, info.num_classes, stride, info.ignore_index), mask)
+    return float(metrics.compute()["miou"])
 
 
 def save_prediction_grid(model, dataset, info: DataInfo, path, count: int = 6) -> str:

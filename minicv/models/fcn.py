@@ -167,6 +167,7 @@ class FCN(nn.Module):
     """
 
     name = "fcn"
+    output_stride = 32          # pixels between the cells of the finest score map it upsamples
 
     def __init__(self, num_classes: int, config: FCNConfig | None = None, rng=None):
         super().__init__()
@@ -196,6 +197,7 @@ class FCN32s(FCN):
     """FCN-32s: the coarse scores upsampled x32 in one step."""
 
     name = "fcn32s"
+    output_stride = 32
 
     def __init__(self, num_classes: int, config: FCNConfig | None = None, rng=None):
         rng = as_generator(rng)                 # one generator for every layer
@@ -213,6 +215,7 @@ class FCN16s(FCN):
     """FCN-16s: coarse scores x2, plus pool4's scores, then x16."""
 
     name = "fcn16s"
+    output_stride = 16
 
     def __init__(self, num_classes: int, config: FCNConfig | None = None, rng=None):
         rng = as_generator(rng)                 # one generator for every layer
@@ -233,6 +236,7 @@ class FCN8s(FCN):
     """FCN-8s: as FCN-16s, then x2 again, plus pool3's scores, then x8."""
 
     name = "fcn8s"
+    output_stride = 8
 
     def __init__(self, num_classes: int, config: FCNConfig | None = None, rng=None):
         rng = as_generator(rng)                 # one generator for every layer
