@@ -111,6 +111,28 @@ def test_parse_size():
         parse_size("9x")
 
 
+def test_make_datasets_reads_camvid_and_voc_folders(tmp_path):
+    from test_data_segmentation import make_camvid, make_voc
+    camvid = make_camvid(tmp_path / "camvid", {"train": ["0001TP_f00930", "0016E5_00390"],
+                                               "val": ["0006R0_000010"]})
+    train, val, info = make_datasets(TrainConfig(data=str(camvid), size=(8, 10)))
+    assert (info.name, info.ignore_index, info.size, len(info.classes)) == \
+        ("camvid", 11, (8, 10), 11)
+    assert (len(train), len(val)) == (2, 1)                  # 0006R0 held out
+    image, target = val[0]
+    assert image.shape == (3, 8, 10) and image.dtype == np.float32
+    assert target["mask"].shape == (8, 10)
+    assert make_datasets(TrainConfig(data=str(camvid)))[2].size == (90, 120)   # the default
+    voc = make_voc(tmp_path / "voc", ["a", "b"])
+    (voc / "ImageSets" / "Segmentation" / "val.txt").write_text("b\n")
+    train, val, info = make_datasets(TrainConfig(data=str(voc), size=(6, 6)))
+    assert (info.name, info.ignore_index, info.size, len(train), len(val)) == \
+        ("voc", 255, (6, 6), 2, 1)
+    assert val[0][1]["mask"].shape == (6, 6)
+    with pytest.raises(ValueError, match=r"--format must be camvid or voc, got 'coco'"):
+        make_datasets(TrainConfig(data=str(voc), format="coco"))
+
+
 def test_fit_writes_checkpoints_pictures_and_a_table(tmp_path, capsys):
     lines = []
     result = fit(TrainConfig(model="fcn32s", size=(32, 32), num_images=16, val_images=8,
