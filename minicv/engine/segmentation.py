@@ -47,11 +47,12 @@ __all__ = [
     "train_step",
 ]
 
+DEFAULT_EPOCHS = 20
+UNLIMITED = sys.maxsize                # epochs when only --time-limit ends training
+
 # Adam's peak learning rate per model when --lr is not given. FCN trains well at 5e-3; the
 # deeper DeconvNet/SegNet decoders (twice the layers, unpooling) do not learn the classes at that
 # rate -- 5 minutes on the synthetic shapes: 0.19 val mIoU at 5e-3, 0.36 at 1e-3 (RESULTS.md).
-DEFAULT_EPOCHS = 20
-UNLIMITED = sys.maxsize                # epochs when only --time-limit ends training
 DEFAULT_LR = {"fcn32s": 5e-3, "fcn16s": 5e-3, "fcn8s": 5e-3, "deconvnet": 1e-3, "segnet": 1e-3}
 
 
@@ -354,12 +355,12 @@ def fit(cfg: TrainConfig, log=print) -> dict:
         else math.inf
     step = 0
     checkpoint = None
+    of = cfg.epochs if cfg.epochs < UNLIMITED else "-"
     for epoch in range(start_epoch, cfg.epochs + 1):
         model.train()
         losses, seen, t0 = [], 0, time.perf_counter()
-        bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs if cfg.epochs < UNLIMITED else '-'}",
-                   unit="batch",
-                   disable=not cfg.progress, file=sys.stderr)
+        bar = tqdm(loader, desc=f"epoch {epoch}/{of}", unit="batch", disable=not cfg.progress,
+                   file=sys.stderr)
         for images, masks in bar:
             if cfg.schedule == "cosine":
                 progress = max(step / total_steps, (trained + time.perf_counter() - t0) / budget)
